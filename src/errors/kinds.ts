@@ -1,0 +1,63 @@
+import { type ZodError, z } from 'zod';
+import { ErrorCode, HangarError } from './hangar-error.ts';
+
+/** Bad input: names the offending field(s); never retried. */
+export class ValidationError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super(ErrorCode.Validation, message, { details, cause });
+  }
+
+  /** Turns a zod failure into one message naming each bad field by its path. */
+  static fromZod(what: string, error: ZodError): ValidationError {
+    const issues = error.issues.map((issue) => ({
+      field: issue.path.length > 0 ? issue.path.join('.') : '(root)',
+      message: issue.message,
+    }));
+    const summary = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+    return new ValidationError(
+      `invalid ${what}: ${summary}`,
+      { issues, pretty: z.prettifyError(error) },
+      error,
+    );
+  }
+}
+
+/** The operation is not legal in the current state (resume a destroyed sandbox); never retried. */
+export class IllegalStateError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.IllegalState, message, { details });
+  }
+}
+
+/** The thing named does not exist. */
+export class NotFoundError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.NotFound, message, { details });
+  }
+}
+
+/** A deadline passed; what was waited for is in the message. */
+export class TimeoutError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super(ErrorCode.Timeout, message, { details, cause });
+  }
+}
+
+/** An external command failed; carries argv, exit code and stderr. */
+export class CommandError extends HangarError {
+  readonly stderr: string;
+  readonly exitCode: number | undefined;
+
+  constructor(argv: readonly string[], exitCode: number | undefined, stderr: string, cause?: unknown) {
+    super(
+      ErrorCode.Command,
+      `command failed (${exitCode ?? 'signal'}): ${argv.join(' ')}: ${stderr.trim()}`,
+      {
+        details: { argv, exitCode, stderr },
+        cause,
+      },
+    );
+    this.stderr = stderr;
+    this.exitCode = exitCode;
+  }
+}
