@@ -1,0 +1,278 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { IllegalStateError } from '../../errors/index.ts';
+import { type Logger, silentLogger } from '../../logging/logger.ts';
+import { launchDetached, terminate, VmmProcess, waitReady } from '../process/index.ts';
+import { inNetns } from '../process/namespaces.ts';
+import { type RuntimePaths, runtimePaths } from '../runtime-paths.ts';
+import { diskUsage, isCompleteSnapshot, writeSnapshotAtomically } from '../snapshot-dir.ts';
+import type { EnsureOutcome, SandboxVm, SnapshotInfo, VmCrash, VmState } from '../vm-driver.ts';
+import type { VmSpec } from '../vm-spec.ts';
+import { ChApiClient } from './api-client.ts';
+import { isVmNotCreated } from './api-errors.ts';
+import { buildChArgs } from './launch-args.ts';
+import { SNAPSHOT_FILES, stageRestore } from './restore-staging.ts';
+import type { VmInfo } from './schemas/index.ts';
+import { buildVmConfig } from './vm-config.ts';
+
+/** How long each escalation step of a shutdown may take before the next one. */
+export interface ChShutdownTimeouts {
+  apiMs: number;
+  exitMs: number;
+  termMs: number;
+  killMs: number;
+}
+
+export interface ChSandboxVmOptions {
+  /** argv prefix of the VMM: ['cloud-hypervisor'] or the simulator's [node, script]. */
+  binary: string[];
+  logger?: Logger;
+  readyTimeoutMs?: number;
+  shutdownTimeouts?: Partial<ChShutdownTimeouts>;
+}
+
+const STATE_BY_CH: Record<VmInfo['state'], VmState> = {
+  Created: 'created',
+  Running: 'running',
+  Paused: 'paused',
+  Shutdown: 'shutdown',
+  BreakPoint: 'paused',
+};
+
+/**
+ * One sandbox's Cloud Hypervisor VM. Every method probes the real state first (is the
+ * process alive, what does vm.info say) and never trusts an HTTP status alone: CH answers
+ * every wrong-state call with 500.
+ */
+export class ChSandboxVm implements SandboxVm {
+  readonly sandboxId: string;
+  readonly paths: RuntimePaths;
+  readonly #binary: string[];
+  readonly #log: Logger;
+  readonly #readyTimeoutMs: number;
+  readonly #shutdown: ChShutdownTimeouts;
+  readonly #listeners = new Set<(crash: VmCrash) => void>();
+  #process: VmmProcess | undefined;
+  #unwatch: (() => void) | undefined;
+  #api: ChApiClient;
+
+  constructor(sandboxId: string, runtimeDir: string, options: ChSandboxVmOptions) {
+    this.sandboxId = sandboxId;
+    this.paths = runtimePaths(runtimeDir);
+    this.#binary = options.binary;
+    this.#log = (options.logger ?? silentLogger).child({ sandboxId, vmm: 'cloud-hypervisor' });
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+    this.#shutdown = {
+      apiMs: 2_000,
+      exitMs: 2_000,
+      termMs: 2_000,
+      killMs: 2_000,
+      ...options.shutdownTimeouts,
+    };
+    this.#api = new ChApiClient(this.paths.apiSocket);
+  }
+
+  get pid(): number | undefined {
+    return this.#process?.isAlive() ? this.#process.pid : undefined;
+  }
+
+  /** The API client of this VM's VMM (for calls outside the lifecycle, such as counters). */
+  get api(): ChApiClient {
+    return this.#api;
+  }
+
+  async reattach(): Promise<boolean> {
+    if (this.#process?.isAlive()) return true;
+    const found = await VmmProcess.reattach(this.paths.pidfile, {
+      outputPath: this.paths.output,
+      extraLogPath: this.paths.vmmLog,
+      logger: this.#log,
+    });
+    if (found === undefined) return false;
+    this.#adopt(found);
+    this.#log.info({ pid: found.pid }, 're-attached to running VMM');
+    return true;
+  }
+
+  async state(): Promise<VmState> {
+    if (!(await this.reattach())) return 'absent';
+    const info = await this.#info();
+    return info === undefined ? 'absent' : STATE_BY_CH[info.state];
+  }
+
+  async ensureBooted(spec: VmSpec): Promise<EnsureOutcome> {
+    let outcome: EnsureOutcome = 'already';
+    if (!(await this.reattach())) {
+      await this.#launch(spec);
+      outcome = 'done';
+    }
+    let info = await this.#info();
+    if (info === undefined) {
+      await this.#api.create(buildVmConfig(spec, this.paths.serialLog));
+      info = await this.#info();
+      outcome = 'done';
+    }
+    this.#assertSameDisk(info, spec);
+    if (info?.state === 'Created' || info?.state === 'Shutdown') {
+      await this.#api.boot();
+      outcome = 'done';
+    }
+    return outcome;
+  }
+
+  async ensurePaused(): Promise<EnsureOutcome> {
+    const info = await this.#requireVm('pause');
+    if (info.state === 'Paused') return 'already';
+    if (info.state !== 'Running') throw new IllegalStateError(`cannot pause a VM that is ${info.state}`);
+    await this.#api.pause();
+    return 'done';
+  }
+
+  async ensureResumed(): Promise<EnsureOutcome> {
+    const info = await this.#requireVm('resume');
+    if (info.state === 'Running') return 'already';
+    if (info.state !== 'Paused') throw new IllegalStateError(`cannot resume a VM that is ${info.state}`);
+    await this.#api.resume();
+    return 'done';
+  }
+
+  async snapshotTo(dir: string): Promise<SnapshotInfo> {
+    if (await isCompleteSnapshot(dir, SNAPSHOT_FILES)) {
+      return { dir, diskBytes: await diskUsage(dir), outcome: 'already' };
+    }
+    await this.ensurePaused();
+    await writeSnapshotAtomically(dir, (staging) =>
+      this.#api.snapshot({ destination_url: `file://${staging}` }),
+    );
+    return { dir, diskBytes: await diskUsage(dir), outcome: 'done' };
+  }
+
+  async restoreFrom(dir: string, spec: VmSpec, options: { resume: boolean }): Promise<EnsureOutcome> {
+    let outcome: EnsureOutcome = 'already';
+    const running = await this.reattach();
+    let info = running ? await this.#info() : undefined;
+    if (info === undefined) {
+      await stageRestore(dir, this.paths.restoreStaging, spec, this.paths.serialLog);
+      const sourceUrl = `file://${this.paths.restoreStaging}`;
+      // A VMM that is up but empty (a crash between launch and restore) restores through the API.
+      if (running) await this.#api.restore({ source_url: sourceUrl });
+      else await this.#launch(spec, this.paths.restoreStaging);
+      info = await this.#info();
+      outcome = 'done';
+    }
+    this.#assertSameDisk(info, spec);
+    if (options.resume && info?.state === 'Paused') {
+      await this.#api.resume();
+      outcome = 'done';
+    }
+    await rm(this.paths.restoreStaging, { recursive: true, force: true });
+    return outcome;
+  }
+
+  async shutdown(): Promise<EnsureOutcome> {
+    if (!(await this.reattach())) {
+      await this.#removeRuntimeFiles();
+      return 'already';
+    }
+    const proc = this.#process!;
+    proc.expectExit();
+    const quick = new ChApiClient(this.paths.apiSocket, { timeouts: { default: this.#shutdown.apiMs } });
+    try {
+      // Each step may fail (no VM, API hung): the next one is stronger.
+      await quick.shutdown().catch((error) => this.#log.debug({ err: error }, 'vm.shutdown failed'));
+      await quick.shutdownVmm().catch((error) => this.#log.debug({ err: error }, 'vmm.shutdown failed'));
+    } finally {
+      await quick.close();
+    }
+    if (!(await proc.waitForExit(this.#shutdown.exitMs))) {
+      const how = await terminate(proc, {
+        termGraceMs: this.#shutdown.termMs,
+        killGraceMs: this.#shutdown.killMs,
+      });
+      this.#log.warn({ how }, 'VMM did not exit through its API; signalled');
+    }
+    this.#unwatch?.();
+    this.#process = undefined;
+    await this.#removeRuntimeFiles();
+    return 'done';
+  }
+
+  onCrash(listener: (crash: VmCrash) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async #launch(spec: VmSpec, restoreDir?: string): Promise<void> {
+    await mkdir(this.paths.dir, { recursive: true });
+    await rm(this.paths.apiSocket, { force: true });
+    const chArgs = buildChArgs({
+      binary: this.#binary,
+      apiSocket: this.paths.apiSocket,
+      logFile: this.paths.vmmLog,
+      verbosity: 1,
+      ...(restoreDir === undefined ? {} : { restore: { sourceDir: restoreDir, resume: false } }),
+    });
+    const argv = spec.netns === undefined ? chArgs : inNetns(chArgs, spec.netns);
+    const proc = await launchDetached(
+      {
+        argv,
+        env: spec.env,
+        outputPath: this.paths.output,
+        extraLogPath: this.paths.vmmLog,
+        pidfilePath: this.paths.pidfile,
+        identity: this.paths.apiSocket,
+      },
+      this.#log,
+    );
+    this.#adopt(proc);
+    await waitReady(
+      proc,
+      async () => {
+        await this.#api.ping();
+        return true;
+      },
+      { timeoutMs: this.#readyTimeoutMs, intervalMs: 10 },
+    );
+    this.#log.info({ pid: proc.pid, restore: restoreDir !== undefined }, 'VMM launched');
+  }
+
+  #adopt(proc: VmmProcess): void {
+    this.#unwatch?.();
+    this.#process = proc;
+    this.#unwatch = proc.onUnexpectedExit((exit) => {
+      const crash: VmCrash = { sandboxId: this.sandboxId, ...exit };
+      this.#log.error({ crash }, 'VMM exited unexpectedly');
+      for (const listener of this.#listeners) listener(crash);
+    });
+  }
+
+  async #info(): Promise<VmInfo | undefined> {
+    try {
+      return await this.#api.info();
+    } catch (error) {
+      if (isVmNotCreated(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async #requireVm(action: string): Promise<VmInfo> {
+    const info = (await this.reattach()) ? await this.#info() : undefined;
+    if (info === undefined)
+      throw new IllegalStateError(`cannot ${action}: sandbox ${this.sandboxId} has no VM`);
+    return info;
+  }
+
+  // A VMM found running with someone else's disk must never be adopted as this sandbox.
+  #assertSameDisk(info: VmInfo | undefined, spec: VmSpec): void {
+    const disk = info?.config.disks?.[0]?.path;
+    if (disk !== undefined && disk !== spec.diskPath) {
+      throw new IllegalStateError(`VM of ${this.sandboxId} runs disk ${disk}, expected ${spec.diskPath}`);
+    }
+  }
+
+  async #removeRuntimeFiles(): Promise<void> {
+    const { apiSocket, pidfile, restoreStaging } = this.paths;
+    await Promise.all(
+      [apiSocket, pidfile, restoreStaging].map((p) => rm(p, { recursive: true, force: true })),
+    );
+  }
+}

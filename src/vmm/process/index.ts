@@ -1,0 +1,25 @@
+// VMM processes, whatever the VMM: launch, pidfile, re-attach, crash watch, termination.
+export { describeExit, VmmExitedError, withLogTail } from './errors.ts';
+export {
+  DEFAULT_POLL_INTERVAL_MS,
+  type ExitStatus,
+  type ExitWatch,
+  watchChildExit,
+  watchPidExit,
+} from './exit-watch.ts';
+export { LaunchSpec, launchDetached } from './launch.ts';
+export { readLogTail } from './log-tail.ts';
+export { assertNetnsName, inNamespaces, inNetns, inPrivateMountNs } from './namespaces.ts';
+export { PidfileRecord, readPidfile, removePidfile, writePidfile } from './pidfile.ts';
+export {
+  isAlive,
+  matchesIdentity,
+  type ProcessIdentity,
+  type ProcStat,
+  readCmdline,
+  readStartTime,
+  readStat,
+} from './proc.ts';
+export { type TerminateOptions, type TerminateOutcome, terminate } from './terminate.ts';
+export { type ReattachOptions, type VmmExit, VmmProcess, type VmmProcessInit } from './vmm-process.ts';
+export { type WaitReadyOptions, waitReady } from './wait-ready.ts';
