@@ -38,6 +38,12 @@ fi
 stamp="$root/node_modules/.bootstrap-stamp"
 if [ ! -f "$stamp" ] || [ "$root/package-lock.json" -nt "$stamp" ]; then
   echo "bootstrap: npm ci" >&2
-  (cd "$root" && npm ci --silent --no-audit --no-fund >&2)
+  # npm here writes lockfiles without other platforms' optional packages (biome, msgpackr
+  # binaries), and `npm ci` then refuses them (npm/cli#8320); `npm install` honours the
+  # locked versions and fills the gap.
+  if ! (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2 2>/dev/null); then
+    echo "bootstrap: npm ci refused the lockfile's platform gaps; npm install with the locked versions" >&2
+    (cd "$root" && npm install --no-audit --no-fund --loglevel=error >&2)
+  fi
   touch "$stamp"
 fi

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { request } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pollUntil } from '../../src/util/poll.ts';
 import { ChApiClient } from '../../src/vmm/cloud-hypervisor/api-client.ts';
 import type { VmConfig } from '../../src/vmm/cloud-hypervisor/schemas/index.ts';
-import { pollUntil } from '../../src/util/poll.ts';
 
 /** The simulator's executable, run with this Node (type stripping on). */
 export const CH_SIM_BIN = fileURLToPath(new URL('../../bin/hangar-ch-sim.ts', import.meta.url));
@@ -51,7 +51,15 @@ export async function startChSim(options: ChSimOptions = {}): Promise<ChSim> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'hangar-chsim-')));
   const socketPath = join(dir, 'api.sock');
   const logPath = join(dir, 'sim.log');
-  const argv = [CH_SIM_BIN, '--api-socket', `path=${socketPath}`, '--log-file', logPath, '-v', ...(options.args ?? [])];
+  const argv = [
+    CH_SIM_BIN,
+    '--api-socket',
+    `path=${socketPath}`,
+    '--log-file',
+    logPath,
+    '-v',
+    ...(options.args ?? []),
+  ];
   const child = spawn(process.execPath, argv, {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -60,7 +68,9 @@ export async function startChSim(options: ChSimOptions = {}): Promise<ChSim> {
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  const exited = new Promise<SimExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<SimExit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let done: SimExit | undefined;
   void exited.then((exit) => {
     done = exit;
@@ -86,7 +96,8 @@ export async function startChSim(options: ChSimOptions = {}): Promise<ChSim> {
     await pollUntil(
       'the CH simulator to answer vmm.ping',
       async () => {
-        if (done !== undefined) throw new Error(`simulator exited early (${JSON.stringify(done)}): ${stderr}`);
+        if (done !== undefined)
+          throw new Error(`simulator exited early (${JSON.stringify(done)}): ${stderr}`);
         return (await client.ping()).version;
       },
       { timeoutMs: 10_000, intervalMs: 25 },

@@ -4,7 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { CH_REQUEST_LOG } from '../../src/vmm/cloud-hypervisor/request-log.ts';
 
 /** Where the test run records every CH API request, for the spec conformance check. */
-export const CH_REQUEST_LOG_PATH = join(resolve(fileURLToPath(new URL('../..', import.meta.url))), '.cache', 'ch-requests.jsonl');
+export const CH_REQUEST_LOG_PATH = join(
+  resolve(fileURLToPath(new URL('../..', import.meta.url))),
+  '.cache',
+  'ch-requests.jsonl',
+);
 
 /**
  * vitest globalSetup: starts a fresh CH request log for this run and points the client at it.

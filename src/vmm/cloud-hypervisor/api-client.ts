@@ -79,7 +79,7 @@ export class ChApiClient {
   }
 
   /** vmm.ping: the VMM's version; answers as soon as the API server is up. */
-  ping(): Promise<VmmPingResponse> {
+  async ping(): Promise<VmmPingResponse> {
     return this.#call('GET', 'vmm.ping', 'default', undefined, VmmPingResponse);
   }
 
@@ -99,7 +99,7 @@ export class ChApiClient {
   }
 
   /** vm.info: the VM's config and state; 404 (see isVmNotCreated) when there is no VM. */
-  info(): Promise<VmInfo> {
+  async info(): Promise<VmInfo> {
     return this.#call('GET', 'vm.info', 'default', undefined, VmInfo);
   }
 
@@ -139,7 +139,7 @@ export class ChApiClient {
   }
 
   /** vm.counters: per-device I/O counters. */
-  counters(): Promise<VmCounters> {
+  async counters(): Promise<VmCounters> {
     return this.#call('GET', 'vm.counters', 'default', undefined, VmCounters);
   }
 
@@ -152,13 +152,14 @@ export class ChApiClient {
    * vm.add-net: hot-plugs a NIC into a booted VM and returns its PCI address; on a VM that
    * is not booted CH only adds it to the config and answers 204 (undefined here).
    */
-  addNet(config: NetConfig): Promise<PciDeviceInfo | undefined> {
+  async addNet(config: NetConfig): Promise<PciDeviceInfo | undefined> {
     return this.#call(
       'PUT',
       'vm.add-net',
       'default',
       checked('vm.add-net', NetConfig, config),
       PciDeviceInfo,
+      true,
     );
   }
 
@@ -180,12 +181,21 @@ export class ChApiClient {
   // The overloads keep "has a response schema" and "returns the parsed body" tied together.
   #call(method: string, endpoint: string, kind: Kind, body?: unknown): Promise<undefined>;
   #call<T>(method: string, endpoint: string, kind: Kind, body: unknown, schema: ZodType<T>): Promise<T>;
+  #call<T>(
+    method: string,
+    endpoint: string,
+    kind: Kind,
+    body: unknown,
+    schema: ZodType<T>,
+    allowNoContent: true,
+  ): Promise<T | undefined>;
   async #call<T>(
     method: string,
     endpoint: string,
     kind: Kind,
     body?: unknown,
     schema?: ZodType<T>,
+    allowNoContent = false,
   ): Promise<T | undefined> {
     this.#onRequest?.({ method, endpoint, body });
     await recordChCall({ kind: 'request', method, endpoint, body });
@@ -208,7 +218,7 @@ export class ChApiClient {
       throw new VmmUnreachableError(endpoint, error, { timedOut: signal.aborted, timeoutMs });
     }
     if (status < 200 || status >= 300) throw new ChApiError(endpoint, status, parseErrorChain(text));
-    if (schema === undefined || (status === 204 && text === '')) return undefined;
+    if (schema === undefined || (allowNoContent && status === 204 && text === '')) return undefined;
     return this.#parse(method, endpoint, status, text, schema);
   }
 

@@ -3,7 +3,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../logging/logger.ts';
 import type { SandboxVm, VmmBackend, VmmBackendInfo } from '../vm-driver.ts';
-import { type ChSandboxVmOptions, ChSandboxVm } from './ch-sandbox-vm.ts';
+import { ChSandboxVm, type ChSandboxVmOptions } from './ch-sandbox-vm.ts';
 import { assertSupportedChVersion, detectChVersion } from './version.ts';
 
 /** The simulator executable shipped in this package: the stand-in where no cloud-hypervisor exists. */

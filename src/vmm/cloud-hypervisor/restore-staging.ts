@@ -2,7 +2,7 @@ import { copyFile, constants as fsConstants, link, mkdir, readFile, rm, writeFil
 import { join } from 'node:path';
 import { ValidationError } from '../../errors/index.ts';
 import type { VmSpec } from '../vm-spec.ts';
-import { VmConfig } from './schemas/index.ts';
+import { ReportedVmConfig, type VmConfig } from './schemas/index.ts';
 
 /** The files CH writes into a snapshot directory; a restore needs all three. */
 export const SNAPSHOT_FILES = ['config.json', 'state.json', 'memory-ranges'] as const;
@@ -39,8 +39,9 @@ export async function readSnapshotConfig(snapshotDir: string): Promise<VmConfig>
   } catch (error) {
     throw new ValidationError(`snapshot ${snapshotDir} has no readable config.json`, { snapshotDir }, error);
   }
-  const parsed = VmConfig.safeParse(JSON.parse(text));
-  if (!parsed.success) throw ValidationError.fromZod(`snapshot config ${snapshotDir}/config.json`, parsed.error);
+  const parsed = ReportedVmConfig.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw ValidationError.fromZod(`snapshot config ${snapshotDir}/config.json`, parsed.error);
   return parsed.data;
 }
 

@@ -92,7 +92,14 @@ export class SimApiServer {
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const text = await readBody(req);
+    let text: string;
+    try {
+      text = await readBody(req);
+    } catch (error) {
+      // The caller went away mid-request (a client timeout): nothing to answer.
+      this.#deps.log.debug(`request aborted: ${String(error)}`);
+      return;
+    }
     const endpoint = (req.url ?? '').replace(/^\/api\/v1\//, '').replace(/\?.*$/, '');
     this.enqueue(() => this.#answer(req.method ?? 'GET', endpoint, text))
       .then((answer) => {

@@ -125,7 +125,9 @@ describe('CH simulator stand-in: state machine and status codes', () => {
       const response = await rawChCall(sim.socketPath, 'PUT', 'vm.create', body);
       return { status: response.status, chain: JSON.parse(response.text) as string[] };
     };
-    const badCpus = await put(JSON.stringify({ payload: { kernel: '/k' }, cpus: { boot_vcpus: 0, max_vcpus: 1 } }));
+    const badCpus = await put(
+      JSON.stringify({ payload: { kernel: '/k' }, cpus: { boot_vcpus: 0, max_vcpus: 1 } }),
+    );
     expect(badCpus.status).toBe(400);
     expect(badCpus.chain.join('\n')).toMatch(/cpus\.boot_vcpus/);
     const badMode = await put(JSON.stringify({ payload: { kernel: '/k' }, console: { mode: 'Bogus' } }));

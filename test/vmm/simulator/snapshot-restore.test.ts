@@ -15,10 +15,17 @@ describe('CH simulator stand-in: snapshot and restore', () => {
   afterEach(async () => {
     await Promise.allSettled(clients.splice(0).map((c) => c.close()));
     // The first sim owns the temp dir the others share: stop it last.
-    await Promise.allSettled(sims.splice(0).reverse().map((s) => s.stop()));
+    await Promise.allSettled(
+      sims
+        .splice(0)
+        .reverse()
+        .map((s) => s.stop()),
+    );
   });
 
-  async function sim(options: Parameters<typeof startChSim>[0] = {}): Promise<{ sim: ChSim; api: ChApiClient }> {
+  async function sim(
+    options: Parameters<typeof startChSim>[0] = {},
+  ): Promise<{ sim: ChSim; api: ChApiClient }> {
     const started = await startChSim(options);
     sims.push(started);
     const api = new ChApiClient(started.socketPath);
@@ -58,7 +65,9 @@ describe('CH simulator stand-in: snapshot and restore', () => {
     await api.create(testVmConfig());
     await api.boot();
     await api.pause();
-    const error = await api.snapshot({ destination_url: `file://${join(source.dir, 'missing')}` }).catch((e) => e);
+    const error = await api
+      .snapshot({ destination_url: `file://${join(source.dir, 'missing')}` })
+      .catch((e) => e);
     expect(error).toBeInstanceOf(ChApiError);
     expect(error.status).toBe(500);
     expect(error.errorChain.join(' ')).toMatch(/does not exist/);
@@ -89,7 +98,7 @@ describe('CH simulator stand-in: snapshot and restore', () => {
     });
     expect((await restored.info()).state).toBe('Running');
     await restored.pause();
-    const again = await snapshotOf2(restored, source.dir);
+    const again = await snapshotAgain(restored, source.dir);
     expect(JSON.parse(await readFile(join(again, 'state.json'), 'utf8')).generation).toBe(2);
   });
 
@@ -97,7 +106,12 @@ describe('CH simulator stand-in: snapshot and restore', () => {
     const { sim: source, api } = await sim();
     const dir = await snapshotOf(api, source.dir);
     const { api: target } = await sim({ dir: await freshDir(source.dir, 'target') });
-    await target.restore({ source_url: `file://${dir}`, prefault: false, memory_restore_mode: 'OnDemand', resume: false });
+    await target.restore({
+      source_url: `file://${dir}`,
+      prefault: false,
+      memory_restore_mode: 'OnDemand',
+      resume: false,
+    });
     expect((await target.info()).state).toBe('Paused');
     const twice = await target.restore({ source_url: `file://${dir}` }).catch((e) => e);
     expect(twice).toMatchObject({ status: 500 });
@@ -128,7 +142,7 @@ describe('CH simulator stand-in: snapshot and restore', () => {
     expect(await failing.log()).toMatch(/restore .* failed/);
   });
 
-  async function snapshotOf2(api: ChApiClient, base: string): Promise<string> {
+  async function snapshotAgain(api: ChApiClient, base: string): Promise<string> {
     const dir = await freshDir(base, 'snap2');
     await api.snapshot({ destination_url: `file://${dir}` });
     return dir;
