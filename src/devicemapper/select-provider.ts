@@ -1,8 +1,8 @@
-import { deviceMapperAvailable } from './dm/provider.ts';
 import { z } from 'zod';
 import { IllegalStateError, ValidationError } from '../errors/index.ts';
 import type { CommandRunner } from '../exec/command-runner.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
+import { deviceMapperAvailable } from './dm/provider.ts';
 import { FileCowProvider } from './file/provider.ts';
 import type { RootDiskProvider } from './root-disk-provider.ts';
 
@@ -32,7 +32,6 @@ export const DM_CONTROL = '/dev/mapper/control';
 
 const Kind = z.enum(['auto', 'file', 'device-mapper']).default('auto');
 
-
 /**
  * Picks the host's root disk provider: 'auto' takes device-mapper when `/dev/mapper/control`
  * exists, else the file provider; an explicit 'device-mapper' on a host without it fails at
@@ -52,10 +51,13 @@ export async function selectRootDiskProvider(options: SelectRootDiskOptions): Pr
   let selected: SelectedRootDisk;
   if (kind === 'device-mapper' || (kind === 'auto' && hasDm)) {
     if (!hasDm) {
-      throw new IllegalStateError(`disk kind 'device-mapper' asked for, but ${control} cannot be opened (no device-mapper driver)`, {
-        kind,
-        control,
-      });
+      throw new IllegalStateError(
+        `disk kind 'device-mapper' asked for, but ${control} cannot be opened (no device-mapper driver)`,
+        {
+          kind,
+          control,
+        },
+      );
     }
     const { DeviceMapperProvider } = await import('./dm/provider.ts');
     selected = {
@@ -72,7 +74,9 @@ export async function selectRootDiskProvider(options: SelectRootDiskOptions): Pr
     selected = {
       provider,
       reason:
-        kind === 'auto' ? `auto: ${control} is absent or unusable, so file CoW, ${how}` : `configured: file CoW, ${how}`,
+        kind === 'auto'
+          ? `auto: ${control} is absent or unusable, so file CoW, ${how}`
+          : `configured: file CoW, ${how}`,
     };
   }
   log.info({ kind: selected.provider.kind, reason: selected.reason }, 'root disk provider selected');

@@ -32,7 +32,9 @@ describe('selectRootDiskProvider', () => {
     });
     expect(provider).toBeInstanceOf(FileCowProvider);
     expect(provider.kind).toBe('file');
-    expect(reason).toMatch(/^auto: .*no-control is absent or unusable, so file CoW, (reflinked|sparse) copies/);
+    expect(reason).toMatch(
+      /^auto: .*no-control is absent or unusable, so file CoW, (reflinked|sparse) copies/,
+    );
     expect(lines.find((line) => line.msg === 'root disk provider selected')).toMatchObject({
       kind: 'file',
       reason,
