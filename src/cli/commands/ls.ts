@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { SandboxState } from '../../events/event-schemas.ts';
+import { Identifier } from '../../validation/identifiers.ts';
+import { addFleetOptions, collect, FleetFlags, LabelFlags, parseFlags } from './cli-options.ts';
+import { withClient } from './client.ts';
+import { formatAge, formatTable, printJson } from './output.ts';
+
+const LsFlags = FleetFlags.extend({
+  host: Identifier.optional(),
+  state: SandboxState.optional(),
+  label: LabelFlags,
+  all: z.boolean().default(false),
+});
+
+/** `hangar ls`: the fleet's sandboxes as a table (or JSON), filtered by host, state and labels. */
+export function registerLs(program: Command): void {
+  const command = program
+    .command('ls')
+    .description('list sandboxes: id, host, state, address, template, age')
+    .option('--host <hostId>', 'only sandboxes on this host')
+    .option('--state <state>', `only sandboxes in this state (${SandboxState.options.join(', ')})`)
+    .option('--label <key=value>', 'only sandboxes with this label (repeatable; all must match)', collect)
+    .option('-a, --all', 'include destroyed sandboxes');
+  addFleetOptions(command).action(async (raw: Record<string, unknown>) => {
+    const flags = parseFlags('ls', LsFlags, raw);
+    await withClient(flags, async (client) => {
+      const records = (
+        await client.list({
+          ...(flags.host === undefined ? {} : { hostId: flags.host }),
+          ...(flags.state === undefined ? {} : { state: flags.state }),
+          labels: flags.label,
+        })
+      ).filter((record) => flags.all || flags.state !== undefined || record.state !== 'destroyed');
+      if (flags.json) {
+        printJson(records);
+        return;
+      }
+      if (records.length === 0) {
+        console.log('no sandboxes');
+        return;
+      }
+      const now = Date.now();
+      console.log(
+        formatTable(
+          ['id', 'host', 'state', 'address', 'template', 'age'],
+          records.map((r) => [
+            r.sandboxId,
+            r.hostId,
+            r.state,
+            r.address ?? '-',
+            r.template,
+            formatAge(r.createdAt, now),
+          ]),
+        ),
+      );
+    });
+  });
+}

@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { parseWorkerConfig, workerConfigFromEnv } from '../../config/worker-config.ts';
+import { createLogger } from '../../logging/logger.ts';
+import { hostQueueName } from '../../queues/names.ts';
+import { DEMO_TEMPLATE_ID, writeDemoTemplate } from '../../templates/demo-template.ts';
+import { TemplateCatalog } from '../../templates/template-catalog.ts';
+import { addFleetOptions, FleetFlags, intFlag, parseFlags } from './cli-options.ts';
+import { addNetworkOptions, networkFromFlags } from './network-flags.ts';
+import { exitSoon, untilShutdownSignal } from './shutdown-signal.ts';
+
+const WorkerFlags = FleetFlags.extend({
+  hostId: z.string().optional(),
+  stateDir: z.string().optional(),
+  concurrency: intFlag(1, 256).optional(),
+  vmm: z.string().optional(),
+  disk: z.string().optional(),
+  poolSize: intFlag(0, 256).optional(),
+  templates: z.string().optional(),
+  networkPrefix: z.string().optional(),
+  vethRange: z.string().optional(),
+  hostRange: z.string().optional(),
+});
+
+/** `hangar worker`: this host's worker, until SIGTERM or Ctrl-C (which leave VMs running). */
+export function registerWorker(program: Command): void {
+  const command = program
+    .command('worker')
+    .description('run this host’s worker: consume its queue and drive the sandboxes (needs root)')
+    .option('--host-id <id>', 'this host’s id (env HANGAR_HOST_ID; default: the hostname)')
+    .option('--state-dir <dir>', 'ledger, disks, snapshots (env HANGAR_STATE_DIR; default /var/lib/hangar)')
+    .option('--concurrency <n>', 'jobs run at once (env HANGAR_CONCURRENCY; default 8)')
+    .option('--vmm <kind>', 'auto | cloud-hypervisor | simulator (env HANGAR_VMM; default auto)')
+    .option('--disk <kind>', 'auto | file | device-mapper (env HANGAR_DISK; default auto)')
+    .option('--pool-size <n>', 'network slots kept ready (env HANGAR_POOL_SIZE; default 4)')
+    .option(
+      '--templates <file>',
+      'YAML file of templates (env HANGAR_TEMPLATES; default: the demo template)',
+    );
+  addNetworkOptions(addFleetOptions(command)).action(async (raw: Record<string, unknown>) => {
+    const flags = parseFlags('worker', WorkerFlags, raw);
+    const given = {
+      hostId: flags.hostId,
+      redisUrl: flags.redis,
+      keyPrefix: flags.prefix,
+      stateDir: flags.stateDir,
+      concurrency: flags.concurrency,
+      vmm: flags.vmm,
+      disk: flags.disk,
+      poolSize: flags.poolSize,
+      templatesFile: flags.templates,
+    };
+    const network = networkFromFlags(flags);
+    const config = parseWorkerConfig({
+      ...workerConfigFromEnv(),
+      ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)),
+      ...(Object.keys(network).length > 0 ? { network } : {}),
+    });
+    const logger = createLogger({ destination: 2 });
+    let templates: TemplateCatalog;
+    if (config.templatesFile !== undefined) {
+      templates = await TemplateCatalog.fromFile(config.templatesFile);
+      console.log(`templates: ${templates.ids().join(', ')} (from ${config.templatesFile})`);
+    } else {
+      templates = await writeDemoTemplate(join(config.stateDir, 'demo-template'));
+      console.log(
+        `templates: none given (--templates or HANGAR_TEMPLATES); serving the demo template '${DEMO_TEMPLATE_ID}' (placeholder kernel: fine for the simulator only)`,
+      );
+    }
+    // Loaded here, not at startup, so other commands and `--help` stay quick.
+    const { HostWorker } = await import('../../workers/host-worker.ts');
+    const worker = await HostWorker.create(config, templates, { logger });
+    console.log(`VMM: ${worker.ctx.backend.info.description}`);
+    await worker.start();
+    console.log(
+      `worker ${config.hostId} consuming ${hostQueueName(config.hostId)} (concurrency ${config.concurrency}, prefix ${config.keyPrefix})`,
+    );
+    console.log('SIGTERM or Ctrl-C: stop taking jobs, finish the ones running, leave VMs running');
+    const signal = await untilShutdownSignal();
+    console.log(`${signal}: stopping (finishing jobs in flight)...`);
+    await worker.stop();
+    console.log('worker stopped; VMs left running');
+    exitSoon(0);
+  });
+}

@@ -1,0 +1,64 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ValidationError } from '../errors/index.ts';
+import { Identifier } from '../validation/identifiers.ts';
+
+/** Everything a host worker is configured with; flags and environment both land here, validated. */
+export const WorkerConfig = z
+  .object({
+    hostId: Identifier,
+    redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    keyPrefix: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,40}$/)
+      .default('hangar'),
+    stateDir: z.string().regex(/^\//, 'must be absolute').default('/var/lib/hangar'),
+    concurrency: z.number().int().min(1).max(256).default(8),
+    vmm: z.enum(['auto', 'ch-or-simulator', 'cloud-hypervisor', 'simulator', 'qemu']).default('auto'),
+    disk: z.enum(['auto', 'file', 'device-mapper']).default('auto'),
+    poolSize: z.number().int().min(0).max(256).default(4),
+    capacity: z
+      .object({ vcpus: z.number().int().min(1), memoryMib: z.number().int().min(128) })
+      .default({ vcpus: 64, memoryMib: 131_072 }),
+    heartbeatMs: z.number().int().min(100).max(60_000).default(2_000),
+    /** BullMQ job lock; a worker that dies mid-job frees its jobs for retry after this long. */
+    lockDurationMs: z.number().int().min(1_000).default(60_000),
+    stalledIntervalMs: z.number().int().min(500).default(15_000),
+    crashPolicy: z.enum(['keep', 'reclaim']).default('keep'),
+    templatesFile: z.string().optional(),
+    network: z.record(z.string(), z.unknown()).default({}),
+    /** Extra environment for every VMM process (the simulator's latency/fault knobs). */
+    vmmEnv: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+export type WorkerConfig = z.infer<typeof WorkerConfig>;
+export type WorkerConfigInput = z.input<typeof WorkerConfig>;
+
+/** Parses a worker config; the error names each bad field. */
+export function parseWorkerConfig(input: unknown): WorkerConfig {
+  const parsed = WorkerConfig.safeParse(input);
+  if (!parsed.success) throw ValidationError.fromZod('worker config', parsed.error);
+  return parsed.data;
+}
+
+/** Config fields from the environment (HANGAR_*, REDIS_URL); flags override them. */
+export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<WorkerConfigInput> {
+  const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+  const entries: Partial<WorkerConfigInput> = {
+    hostId:
+      env.HANGAR_HOST_ID ??
+      hostname()
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, '-')
+        .slice(0, 40),
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    keyPrefix: env.HANGAR_KEY_PREFIX,
+    stateDir: env.HANGAR_STATE_DIR,
+    concurrency: number(env.HANGAR_CONCURRENCY),
+    vmm: env.HANGAR_VMM as WorkerConfigInput['vmm'],
+    disk: env.HANGAR_DISK as WorkerConfigInput['disk'],
+    poolSize: number(env.HANGAR_POOL_SIZE),
+    templatesFile: env.HANGAR_TEMPLATES,
+  };
+  return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined));
+}

@@ -1,0 +1,107 @@
+import { createServer } from 'node:http';
+import { createBullBoard } from '@bull-board/api';
+import { ExpressAdapter } from '@bull-board/express';
+import express from 'express';
+import { z } from 'zod';
+import { ValidationError } from '../errors/index.ts';
+import { type Logger, silentLogger } from '../logging/logger.ts';
+import { KeySpace } from '../queues/names.ts';
+import { connectRedis, whenReady } from '../redis/connections.ts';
+import { FleetStore } from '../state/fleet-store.ts';
+import { BasicAuthCredentials, basicAuth } from './basic-auth.ts';
+import { fleetSummary } from './fleet-summary.ts';
+import { closeServer, listen, urlOf } from './listen.ts';
+import { QueueRegistry } from './queue-registry.ts';
+
+/** Where Bull Board is mounted. */
+export const BOARD_PATH = '/admin/queues';
+
+/** How the dashboard runs; every field but redisUrl has a default. */
+export const DashboardOptions = z
+  .object({
+    redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    keyPrefix: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, 'must be 1-41 chars of a-z, 0-9, _ -')
+      .default('hangar'),
+    port: z.number().int().min(0).max(65_535).default(3000),
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Bull Board shows jobs but offers no retry, clean, pause or remove. */
+    readOnly: z.boolean().default(false),
+    basicAuth: BasicAuthCredentials.optional(),
+    /** How often new hosts' queues are looked for (ms). */
+    refreshMs: z.number().int().min(100).max(600_000).default(3_000),
+  })
+  .strict();
+export type DashboardOptionsInput = z.input<typeof DashboardOptions>;
+
+/** A running dashboard. */
+export interface Dashboard {
+  /** Base URL; Bull Board is at `${url}/admin/queues`. */
+  url: string;
+  port: number;
+  /** Stops the refresh, the HTTP server (the port is free on return) and the Redis connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves Bull Board over every host queue and the batch queue, plus `/healthz` and a small
+ * JSON `/api/fleet`. Optional basic auth guards everything but `/healthz`.
+ */
+export async function startDashboard(input: DashboardOptionsInput & { logger?: Logger }): Promise<Dashboard> {
+  const { logger, ...rest } = input;
+  const parsed = DashboardOptions.safeParse(rest);
+  if (!parsed.success) throw ValidationError.fromZod('dashboard options', parsed.error);
+  const options = parsed.data;
+  const log = (logger ?? silentLogger).child({ component: 'dashboard' });
+
+  const redis = await whenReady(connectRedis(options.redisUrl, 'producer'));
+  redis.on('error', (error) => log.warn({ err: error }, 'dashboard redis error'));
+  const store = new FleetStore(redis, new KeySpace(options.keyPrefix));
+  const serverAdapter = new ExpressAdapter().setBasePath(BOARD_PATH);
+  const board = createBullBoard({
+    queues: [],
+    serverAdapter,
+    options: { uiConfig: { boardTitle: `hangar (${options.keyPrefix})` } },
+  });
+  const registry = new QueueRegistry({ board, store, connection: redis, ...options, logger: log });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_request, response) => {
+    response.type('text/plain').send('ok\n');
+  });
+  if (options.basicAuth !== undefined) app.use(basicAuth(options.basicAuth));
+  app.get('/api/fleet', async (_request, response) => {
+    response.json(await fleetSummary(store, registry.names()));
+  });
+  app.use(BOARD_PATH, serverAdapter.getRouter());
+  app.get('/', (_request, response) => response.redirect(BOARD_PATH));
+
+  const server = createServer(app);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await registry.refresh();
+    const address = await listen(server, options.host, options.port);
+    timer = setInterval(() => {
+      registry.refresh().catch((error: unknown) => log.warn({ err: error }, 'queue refresh failed'));
+    }, options.refreshMs);
+    const url = urlOf(address);
+    log.info({ url: `${url}${BOARD_PATH}`, readOnly: options.readOnly }, 'dashboard listening');
+    return {
+      url,
+      port: address.port,
+      async close() {
+        clearInterval(timer);
+        await closeServer(server).catch(() => undefined);
+        await registry.close();
+        redis.disconnect();
+      },
+    };
+  } catch (error) {
+    clearInterval(timer);
+    await registry.close();
+    redis.disconnect();
+    throw error;
+  }
+}

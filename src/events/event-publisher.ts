@@ -1,0 +1,38 @@
+import type { Redis } from 'ioredis';
+import type { KeySpace } from '../queues/names.ts';
+import { HangarEvent } from './event-schemas.ts';
+
+/** Roughly how many events the stream keeps: enough for a consumer away for a while. */
+export const DEFAULT_STREAM_LENGTH = 100_000;
+
+/**
+ * Publishes events: appended to a capped stream (for catching up) and sent on the fleet
+ * channel and the sandbox's channel (for live listeners), in one MULTI.
+ */
+export class EventPublisher {
+  readonly #redis: Redis;
+  readonly #keys: KeySpace;
+  readonly #maxLength: number;
+
+  constructor(redis: Redis, keys: KeySpace, options: { maxLength?: number } = {}) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#maxLength = options.maxLength ?? DEFAULT_STREAM_LENGTH;
+  }
+
+  /** Validates and publishes one event; returns its stream position. */
+  async publish(event: HangarEvent): Promise<string> {
+    const checked = HangarEvent.parse(event);
+    const json = JSON.stringify(checked);
+    const multi = this.#redis
+      .multi()
+      .xadd(this.#keys.eventStream(), 'MAXLEN', '~', String(this.#maxLength), '*', 'e', json)
+      .publish(this.#keys.fleetChannel(), json);
+    if ('sandboxId' in checked && checked.sandboxId !== undefined)
+      multi.publish(this.#keys.sandboxChannel(checked.sandboxId), json);
+    const results = await multi.exec();
+    const [error, position] = results?.[0] ?? [new Error('MULTI aborted'), undefined];
+    if (error) throw error;
+    return String(position);
+  }
+}

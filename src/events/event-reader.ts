@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger.ts';
+import { silentLogger } from '../logging/logger.ts';
+import type { KeySpace } from '../queues/names.ts';
+import { HangarEvent, type PositionedEvent } from './event-schemas.ts';
+
+export interface ReadEventsOptions {
+  /** Stream position to continue after: '0' for everything kept, '$' (default) for only new events. */
+  after?: string;
+  /** Stop when aborted. */
+  signal?: AbortSignal;
+  /** How long one blocking read waits before looping (ms). */
+  blockMs?: number;
+  /** Only events for this sandbox. */
+  sandboxId?: string;
+  logger?: Logger;
+}
+
+/**
+ * Reads the event stream in order from a position, blocking for new events: a consumer that
+ * remembers the last position it saw resumes there after a disconnect and loses nothing
+ * the stream still holds. `redis` must be a connection of its own (XREAD BLOCK holds it).
+ */
+export async function* readEvents(
+  redis: Redis,
+  keys: KeySpace,
+  options: ReadEventsOptions = {},
+): AsyncGenerator<PositionedEvent> {
+  const log = options.logger ?? silentLogger;
+  let after = options.after ?? '$';
+  if (after === '$') after = await lastPosition(redis, keys);
+  const blockMs = options.blockMs ?? 1_000;
+  while (!options.signal?.aborted) {
+    const reply = (await redis.xread('COUNT', 500, 'BLOCK', blockMs, 'STREAMS', keys.eventStream(), after)) as
+      | [string, [string, string[]][]][]
+      | null;
+    for (const [, entries] of reply ?? []) {
+      for (const [position, fields] of entries) {
+        after = position;
+        const parsed = HangarEvent.safeParse(JSON.parse(fields[1] ?? 'null'));
+        if (!parsed.success) {
+          log.warn({ position }, 'skipping malformed event');
+          continue;
+        }
+        if (
+          options.sandboxId !== undefined &&
+          !('sandboxId' in parsed.data && parsed.data.sandboxId === options.sandboxId)
+        ) {
+          continue;
+        }
+        yield { position, event: parsed.data };
+      }
+    }
+  }
+}
+
+/** The position of the newest event (or '0-0' on an empty stream). */
+export async function lastPosition(redis: Redis, keys: KeySpace): Promise<string> {
+  const newest = (await redis.xrevrange(keys.eventStream(), '+', '-', 'COUNT', 1)) as [string, string[]][];
+  return newest[0]?.[0] ?? '0-0';
+}

@@ -1,0 +1,3 @@
+export * from './event-publisher.ts';
+export * from './event-reader.ts';
+export * from './event-schemas.ts';

@@ -1,0 +1,123 @@
+import { FlowProducer } from 'bullmq';
+import { z } from 'zod';
+import { ValidationError } from '../errors/index.ts';
+import { DEFAULT_JOB_OPTIONS } from '../queues/job-options.ts';
+import { parsePayload } from '../queues/job-schemas.ts';
+import { BATCH_QUEUE, bullPrefix, hostQueueName } from '../queues/names.ts';
+import type { HangarClient, SandboxSelector } from './hangar-client.ts';
+import { newId } from './hangar-client.ts';
+import type { JobHandle } from './job-handle.ts';
+
+/** How a batch snapshot runs. */
+export const BatchOptions = z
+  .object({
+    /** One failing sandbox fails the whole batch (default: no, it is listed among the failures). */
+    failFast: z.boolean().default(false),
+    /** Snapshots of this batch running at once on one host. */
+    concurrencyPerHost: z.number().int().min(1).max(64).default(2),
+    resumeAfter: z.boolean().default(true),
+    batchId: z.string().optional(),
+  })
+  .strict();
+export type BatchOptions = z.input<typeof BatchOptions>;
+
+/** The parent job's data: what the batch worker needs to report. */
+export const BatchParentData = z.object({
+  batchId: z.string(),
+  total: z.number().int(),
+  concurrencyPerHost: z.number().int(),
+});
+
+/** A batch in flight: its id, the sandboxes it covers, and its parent job. */
+export interface BatchHandle {
+  batchId: string;
+  sandboxIds: string[];
+  snapshotIds: Record<string, string>;
+  parent: JobHandle;
+}
+
+/**
+ * Snapshots many sandboxes as one BullMQ flow: a parent on the batch queue that waits for
+ * one snapshot child per sandbox on that sandbox's host queue. The flow is written in one
+ * transaction (all queues share the `{fleet}` hash tag). Children that fail are ignored by
+ * the parent unless failFast, so the result lists every snapshot and every failure.
+ */
+export async function snapshotBatch(
+  client: HangarClient,
+  target: readonly string[] | SandboxSelector,
+  input: BatchOptions = {},
+): Promise<BatchHandle> {
+  const parsed = BatchOptions.safeParse(input);
+  if (!parsed.success) throw ValidationError.fromZod('batch options', parsed.error);
+  const options = parsed.data;
+  const records = Array.isArray(target)
+    ? await Promise.all((target as readonly string[]).map((id) => client.get(id)))
+    : await client.list({ ...(target as SandboxSelector) });
+  // Named sandboxes are all attempted (the worker reports the ones it cannot snapshot);
+  // a selector takes only those that can be snapshotted now.
+  const chosen = Array.isArray(target)
+    ? records.filter((record) => record !== undefined)
+    : records.filter((record) => record !== undefined && ['running', 'paused'].includes(record.state));
+  if (chosen.length === 0) throw new ValidationError('batch selects no running or paused sandbox');
+  const batchId = options.batchId ?? newId('batch');
+  const snapshotIds: Record<string, string> = {};
+  const children = [];
+  for (const record of chosen) {
+    const snapshotId = `${batchId}-${record!.sandboxId}`.slice(0, 40).replace(/-+$/, '');
+    snapshotIds[record!.sandboxId] = snapshotId;
+    const payload = parsePayload({
+      op: 'snapshot',
+      sandboxId: record!.sandboxId,
+      snapshotId,
+      resumeAfter: options.resumeAfter,
+      batchId,
+    });
+    const { data, jobId } = await client.prepareJob(record!.hostId, payload);
+    children.push({
+      name: 'snapshot',
+      queueName: hostQueueName(record!.hostId),
+      data,
+      opts: {
+        ...DEFAULT_JOB_OPTIONS,
+        jobId,
+        ...(options.failFast ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
+      },
+    });
+  }
+  await client.store.redis.hset(client.keys.batch(batchId), {
+    ...Object.fromEntries(
+      children.map((child, index) => [`job:${child.opts.jobId}`, chosen[index]!.sandboxId]),
+    ),
+    total: chosen.length,
+    concurrencyPerHost: options.concurrencyPerHost,
+    done: 0,
+    failed: 0,
+  });
+  const flows = new FlowProducer({
+    connection: client.store.redis,
+    prefix: bullPrefix(client.keys.keyPrefix),
+  });
+  try {
+    const parentJobId = `batch-${batchId}`;
+    await flows.add({
+      name: 'snapshot-batch',
+      queueName: BATCH_QUEUE,
+      data: { batchId, total: chosen.length, concurrencyPerHost: options.concurrencyPerHost },
+      opts: { ...DEFAULT_JOB_OPTIONS, jobId: parentJobId },
+      children,
+    });
+    return {
+      batchId,
+      sandboxIds: chosen.map((record) => record!.sandboxId),
+      snapshotIds,
+      parent: client.handle({
+        jobId: parentJobId,
+        hostId: 'fleet',
+        sandboxId: batchId,
+        op: 'snapshot-batch',
+      }),
+    };
+  } finally {
+    await flows.close();
+  }
+}

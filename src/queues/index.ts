@@ -1,0 +1,3 @@
+export * from './job-options.ts';
+export * from './job-schemas.ts';
+export * from './names.ts';

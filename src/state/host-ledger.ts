@@ -1,0 +1,111 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { SandboxState } from '../events/event-schemas.ts';
+import { Labels } from '../queues/job-schemas.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
+import { Identifier } from '../validation/identifiers.ts';
+
+/** What this host holds for one sandbox: enough to find every resource again after a restart. */
+export const LedgerEntry = z.object({
+  sandboxId: Identifier,
+  state: SandboxState,
+  template: Identifier,
+  vcpus: z.number().int(),
+  memoryMib: z.number().int(),
+  labels: Labels,
+  slot: z.number().int().optional(),
+  address: z.string().optional(),
+  fromSnapshot: Identifier.optional(),
+  /** The state a snapshot returns the sandbox to; kept here so a retried snapshot knows it. */
+  priorState: SandboxState.optional(),
+  createdAt: z.iso.datetime(),
+});
+export type LedgerEntry = z.infer<typeof LedgerEntry>;
+
+const LedgerFile = z.object({
+  version: z.literal(1),
+  sandboxes: z.record(z.string(), LedgerEntry),
+  snapshots: z.array(Identifier).default([]),
+});
+type LedgerFile = z.infer<typeof LedgerFile>;
+
+/**
+ * The host's own truth about its sandboxes, on local disk and written atomically: after a
+ * restart the worker reconciles the machine against it, whatever Redis says. Writes are
+ * serialized in-process; one worker owns a state directory.
+ */
+export class HostLedger {
+  readonly path: string;
+  #data: LedgerFile = { version: 1, sandboxes: {}, snapshots: [] };
+  #writes: Promise<void> = Promise.resolve();
+
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Opens (or starts) the ledger at `path`. */
+  static async open(path: string): Promise<HostLedger> {
+    const ledger = new HostLedger(path);
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      ledger.#data = LedgerFile.parse(JSON.parse(await readFile(path, 'utf8')));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    return ledger;
+  }
+
+  get(sandboxId: string): LedgerEntry | undefined {
+    return this.#data.sandboxes[sandboxId];
+  }
+
+  entries(): LedgerEntry[] {
+    return Object.values(this.#data.sandboxes);
+  }
+
+  hasSnapshot(snapshotId: string): boolean {
+    return this.#data.snapshots.includes(snapshotId);
+  }
+
+  snapshots(): string[] {
+    return [...this.#data.snapshots];
+  }
+
+  /** Records (or replaces) a sandbox's entry. */
+  async put(entry: LedgerEntry): Promise<void> {
+    const checked = LedgerEntry.parse(entry);
+    await this.#mutate((data) => {
+      data.sandboxes[checked.sandboxId] = checked;
+    });
+  }
+
+  /** Changes a sandbox's state, keeping the rest of its entry. */
+  async setState(sandboxId: string, state: SandboxState): Promise<void> {
+    await this.#mutate((data) => {
+      const entry = data.sandboxes[sandboxId];
+      if (entry !== undefined) entry.state = state;
+    });
+  }
+
+  async remove(sandboxId: string): Promise<void> {
+    await this.#mutate((data) => {
+      delete data.sandboxes[sandboxId];
+    });
+  }
+
+  async addSnapshot(snapshotId: string): Promise<void> {
+    await this.#mutate((data) => {
+      if (!data.snapshots.includes(snapshotId)) data.snapshots.push(snapshotId);
+    });
+  }
+
+  #mutate(change: (data: LedgerFile) => void): Promise<void> {
+    const next = this.#writes.then(async () => {
+      change(this.#data);
+      await writeFileAtomic(this.path, `${JSON.stringify(this.#data, null, 2)}\n`);
+    });
+    this.#writes = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './fleet-store.ts';
+export * from './record-schemas.ts';

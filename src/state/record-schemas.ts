@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { ErrorInfo, SandboxState } from '../events/event-schemas.ts';
+import { Labels } from '../queues/job-schemas.ts';
+import { Identifier } from '../validation/identifiers.ts';
+
+/** A sandbox as the fleet knows it: where it runs, in what state, with what addresses. */
+export const SandboxRecord = z.object({
+  sandboxId: Identifier,
+  hostId: Identifier,
+  state: SandboxState,
+  template: Identifier,
+  vcpus: z.number().int(),
+  memoryMib: z.number().int(),
+  labels: Labels,
+  slot: z.number().int().optional(),
+  /** The sandbox's host-reachable address (DNAT to the guest). */
+  address: z.string().optional(),
+  fromSnapshot: Identifier.optional(),
+  diskBytes: z.number().int().optional(),
+  pid: z.number().int().optional(),
+  lastError: ErrorInfo.optional(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+export type SandboxRecord = z.infer<typeof SandboxRecord>;
+
+/** A snapshot: memory + device state + disk copy, taken together while the VM was paused. */
+export const SnapshotRecord = z.object({
+  snapshotId: Identifier,
+  sandboxId: Identifier,
+  hostId: Identifier,
+  template: Identifier,
+  vcpus: z.number().int(),
+  memoryMib: z.number().int(),
+  /** Bytes really used on disk by the memory/state files and by the disk copy. */
+  memoryBytes: z.number().int(),
+  diskBytes: z.number().int(),
+  createdAt: z.iso.datetime(),
+});
+export type SnapshotRecord = z.infer<typeof SnapshotRecord>;
+
+/** What a host tells the fleet in each heartbeat. */
+export const HostHeartbeat = z.object({
+  hostId: Identifier,
+  backend: z.object({ kind: z.string(), standIn: z.boolean(), description: z.string() }),
+  capacity: z.object({ vcpus: z.number().int(), memoryMib: z.number().int(), slots: z.number().int() }),
+  used: z.object({ vcpus: z.number().int(), memoryMib: z.number().int(), slots: z.number().int() }),
+  templates: z.array(Identifier),
+  startedAt: z.iso.datetime(),
+  at: z.iso.datetime(),
+});
+export type HostHeartbeat = z.infer<typeof HostHeartbeat>;
+
+/** A job's final outcome, kept in our own records after BullMQ trims the job. */
+export const JobOutcome = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('completed'),
+    result: z.record(z.string(), z.unknown()),
+    at: z.iso.datetime(),
+  }),
+  z.object({ status: z.literal('failed'), error: ErrorInfo, at: z.iso.datetime() }),
+]);
+export type JobOutcome = z.infer<typeof JobOutcome>;

@@ -1,0 +1,43 @@
+import type { VmCrash } from '../vmm/vm-driver.ts';
+import type { HostContext } from './host-context.ts';
+import type { KeyedMutex } from './keyed-mutex.ts';
+import { baseOf, releaseSlot } from './operations/sandbox-resources.ts';
+import { setSandboxState } from './sandbox-records.ts';
+
+/** What happens to a crashed sandbox's disk and network: kept for inspection, or reclaimed at once. */
+export type CrashPolicy = 'keep' | 'reclaim';
+
+/**
+ * Turns an unexpected VMM exit into a `sandbox.crashed` event and a `crashed` state at once
+ * (within the crash watcher's second), then applies the reclaim policy under the sandbox's
+ * lock so it never races a job.
+ */
+export function createCrashHandler(ctx: HostContext, mutex: KeyedMutex, policy: CrashPolicy) {
+  return (crash: VmCrash): void => {
+    const log = ctx.log.child({ sandboxId: crash.sandboxId, hostId: ctx.hostId });
+    const handle = async () => {
+      const entry = ctx.ledger.get(crash.sandboxId);
+      await ctx.events.publish({
+        type: 'sandbox.crashed',
+        at: crash.at.toISOString(),
+        hostId: ctx.hostId,
+        sandboxId: crash.sandboxId,
+        pid: crash.pid,
+        code: crash.code,
+        signal: crash.signal,
+        logTail: crash.logTail.slice(-4_000),
+      });
+      if (entry === undefined || entry.state === 'destroying') return;
+      await setSandboxState(ctx, entry, 'crashed');
+      if (policy === 'reclaim') {
+        await mutex.run(crash.sandboxId, async () => {
+          await ctx.vms.get(crash.sandboxId).shutdown();
+          await ctx.disks.remove(entry.sandboxId, baseOf(ctx, entry));
+          await releaseSlot(ctx, entry);
+          await ctx.ledger.put({ ...entry, state: 'crashed', slot: undefined, address: undefined });
+        });
+      }
+    };
+    handle().catch((error) => log.error({ err: error }, 'crash handling failed'));
+  };
+}

@@ -1,0 +1,60 @@
+import { join } from 'node:path';
+import type { RootDiskProvider } from '../devicemapper/root-disk-provider.ts';
+import type { EventPublisher } from '../events/event-publisher.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { NetworkConfig, SlotClaims, SlotPool } from '../network/index.ts';
+import type { FleetStore } from '../state/fleet-store.ts';
+import type { HostLedger } from '../state/host-ledger.ts';
+import type { TemplateCatalog } from '../templates/template-catalog.ts';
+import type { VmmBackend } from '../vmm/vm-driver.ts';
+import type { VmRegistry } from './vm-registry.ts';
+
+/** Where a host keeps sandbox runtime files and snapshots. */
+export class HostPaths {
+  readonly stateDir: string;
+
+  constructor(stateDir: string) {
+    this.stateDir = stateDir;
+  }
+
+  /** Socket, pidfile and logs of a sandbox's VMM. */
+  runtimeDir(sandboxId: string): string {
+    return join(this.stateDir, 'run', sandboxId);
+  }
+
+  /** A snapshot: `vm/` (memory and device state) and `disk.cow` (the disk at that moment). */
+  snapshotDir(snapshotId: string): string {
+    return join(this.stateDir, 'snapshots', snapshotId);
+  }
+
+  ledger(): string {
+    return join(this.stateDir, 'ledger.json');
+  }
+
+  slotClaims(): string {
+    return join(this.stateDir, 'slots');
+  }
+
+  disks(): string {
+    return join(this.stateDir, 'cow');
+  }
+}
+
+/** Everything an operation needs on this host; operations never build it themselves. */
+export interface HostContext {
+  hostId: string;
+  log: Logger;
+  backend: VmmBackend;
+  disks: RootDiskProvider;
+  claims: SlotClaims;
+  slots: SlotPool;
+  network: NetworkConfig;
+  ledger: HostLedger;
+  store: FleetStore;
+  events: EventPublisher;
+  templates: TemplateCatalog;
+  paths: HostPaths;
+  vms: VmRegistry;
+  /** Extra environment for VMM processes (the simulator's latency and fault knobs). */
+  vmmEnv: Record<string, string>;
+}

@@ -1,0 +1,33 @@
+import { HangarError, isPermanent } from '../../errors/index.ts';
+import type { Logger } from '../../logging/logger.ts';
+import type { Step } from '../step-runner.ts';
+import { runSteps } from '../step-runner.ts';
+
+/** What the job processor hands an operation about the attempt it runs in. */
+export interface OperationRun {
+  log: Logger;
+  /** No retry follows this attempt: a failure now must roll back. */
+  isFinalAttempt: boolean;
+  /** Reports progress of a long step (Bull Board shows it). */
+  progress(step: string, index: number, total: number): Promise<void>;
+}
+
+/** What a finished operation reports; `outcome: 'already'` marks a repeat of a finished transition. */
+export type OperationResult = { outcome: 'done' | 'already' } & Record<string, unknown>;
+
+/** Whether a failure ends the attempt for good, so what it built is rolled back. */
+export function rollbackPolicy(run: OperationRun): (error: unknown) => boolean {
+  return (error) => run.isFinalAttempt || (error instanceof HangarError && isPermanent(error.code));
+}
+
+/** Runs an operation's steps with progress reports and the attempt's rollback policy. */
+export function runOperationSteps(run: OperationRun, steps: readonly Step[]): Promise<void> {
+  return runSteps(steps, {
+    log: run.log,
+    rollback: rollbackPolicy(run),
+    onStep: (name, index) => {
+      run.log.info({ step: name }, 'step');
+      void run.progress(name, index, steps.length);
+    },
+  });
+}

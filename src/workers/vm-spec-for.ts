@@ -1,0 +1,23 @@
+import type { RootDisk } from '../devicemapper/root-disk-provider.ts';
+import type { SlotLayout } from '../network/index.ts';
+import type { LedgerEntry } from '../state/host-ledger.ts';
+import { VmSpec } from '../vmm/vm-spec.ts';
+import type { HostContext } from './host-context.ts';
+
+/** The VM a sandbox runs: its template's kernel, its own disk, inside its slot's namespace. */
+export function vmSpecFor(ctx: HostContext, entry: LedgerEntry, slot: SlotLayout, disk: RootDisk): VmSpec {
+  const template = ctx.templates.get(entry.template);
+  return VmSpec.parse({
+    sandboxId: entry.sandboxId,
+    vcpus: entry.vcpus,
+    memoryMib: entry.memoryMib,
+    kernelPath: template.kernelPath,
+    ...(template.initramfsPath === undefined ? {} : { initramfsPath: template.initramfsPath }),
+    cmdline: template.cmdline,
+    diskPath: disk.devicePath,
+    netns: slot.netns,
+    tap: slot.tap,
+    mac: slot.guestMac,
+    env: ctx.vmmEnv,
+  });
+}

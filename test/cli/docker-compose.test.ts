@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  privileged?: boolean;
+  network_mode?: string;
+  devices?: string[];
+  volumes?: string[];
+  ports?: string[];
+  environment?: Record<string, string>;
+}
+
+// Docker cannot run on this machine (client only): the files are checked for shape, not run.
+describe('docker-compose.yml and docker/Dockerfile', () => {
+  it('parses, and wires redis, worker and dashboard as documented', async () => {
+    const compose = parse(await readFile(`${root}/docker-compose.yml`, 'utf8')) as {
+      services: Record<string, Service>;
+      volumes: Record<string, unknown>;
+    };
+    const { redis, worker, dashboard } = compose.services;
+    expect(redis?.image).toBe('redis:7');
+    expect(redis?.command).toEqual([
+      'redis-server',
+      '--appendonly',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+    ]);
+    expect(redis?.volumes?.[0]).toMatch(/^redis-data:\/data$/);
+
+    expect(worker?.build).toEqual({ context: '.', dockerfile: 'docker/Dockerfile' });
+    expect(worker?.command).toEqual(['node', 'bin/hangar.ts', 'worker']);
+    expect(worker?.privileged).toBe(true);
+    expect(worker?.network_mode).toBe('host');
+    expect(worker?.devices).toContain('/dev/kvm:/dev/kvm');
+    expect(worker?.volumes).toContain('hangar-state:/var/lib/hangar');
+    expect(worker?.environment?.REDIS_URL).toBe('redis://127.0.0.1:6379');
+
+    expect(dashboard?.image).toBe(worker?.image);
+    expect(dashboard?.command).toEqual([
+      'node',
+      'bin/hangar.ts',
+      'dashboard',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '3000',
+    ]);
+    expect(dashboard?.ports).toContain('3000:3000');
+    expect(Object.keys(compose.volumes).sort()).toEqual(['hangar-state', 'redis-data']);
+  });
+
+  it('builds on node:24-bookworm with the host tools the worker runs', async () => {
+    const dockerfile = await readFile(`${root}/docker/Dockerfile`, 'utf8');
+    expect(dockerfile).toMatch(/^FROM node:24-bookworm$/m);
+    for (const pkg of ['iproute2', 'nftables', 'xfsprogs']) expect(dockerfile).toContain(pkg);
+    expect(dockerfile).toMatch(/^RUN npm ci\b/m);
+    expect(dockerfile).toMatch(/^COPY \. \.$/m);
+  });
+});

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Dashboard,
+  type DashboardOptionsInput,
+  PortInUseError,
+  startDashboard,
+} from '../../src/dashboard/index.ts';
+import { bullPrefix, hostQueueName, KeySpace } from '../../src/queues/names.ts';
+import { FleetStore } from '../../src/state/fleet-store.ts';
+import type { HostHeartbeat } from '../../src/state/record-schemas.ts';
+import { deleteKeys, TEST_REDIS_URL } from '../support/redis.ts';
+
+const keyPrefix = `hangar-test-${randomBytes(4).toString('hex')}`;
+const auth = { user: 'ops', password: 'p:ss word' };
+
+function heartbeat(hostId: string): HostHeartbeat {
+  const now = new Date().toISOString();
+  return {
+    hostId,
+    backend: { kind: 'cloud-hypervisor', standIn: true, description: 'CH API simulator (stand-in)' },
+    capacity: { vcpus: 8, memoryMib: 8192, slots: 10 },
+    used: { vcpus: 0, memoryMib: 0, slots: 0 },
+    templates: ['base'],
+    startedAt: now,
+    at: now,
+  };
+}
+
+function authHeader(user: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+interface QueuesResponse {
+  queues: { name: string; readOnlyMode: boolean; counts: Record<string, number> }[];
+}
+
+describe('dashboard (Bull Board over the fleet, real Redis)', () => {
+  let redis: Redis;
+  let queue: Queue;
+  const dashboards: Dashboard[] = [];
+
+  beforeAll(async () => {
+    redis = new Redis(TEST_REDIS_URL);
+    const store = new FleetStore(redis, new KeySpace(keyPrefix));
+    await store.beat(heartbeat('dash-h1'), 60_000);
+    await store.beat(heartbeat('dash-h2'), 60_000);
+    queue = new Queue(hostQueueName('dash-h1'), { connection: redis, prefix: bullPrefix(keyPrefix) });
+    await queue.add('create', { hello: 'world' });
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(dashboards.map((dashboard) => dashboard.close()));
+    await queue?.close();
+    redis?.disconnect();
+    await deleteKeys(keyPrefix);
+  });
+
+  async function start(extra: Partial<DashboardOptionsInput>) {
+    const dashboard = await startDashboard({
+      redisUrl: TEST_REDIS_URL,
+      keyPrefix,
+      port: 0,
+      refreshMs: 200,
+      ...extra,
+    });
+    dashboards.push(dashboard);
+    return dashboard;
+  }
+
+  it('lists every host queue and the batch queue, with their jobs counted', async () => {
+    const dashboard = await start({});
+    const response = await fetch(`${dashboard.url}/admin/queues/api/queues`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as QueuesResponse;
+    const names = body.queues.map((q) => q.name).sort();
+    expect(names).toEqual(['batch', 'host-dash-h1', 'host-dash-h2']);
+    expect(body.queues.find((q) => q.name === 'host-dash-h1')?.counts.waiting).toBe(1);
+    expect(body.queues.every((q) => q.readOnlyMode === false)).toBe(true);
+    expect((await fetch(`${dashboard.url}/healthz`)).status).toBe(200);
+    const fleet = (await (await fetch(`${dashboard.url}/api/fleet`)).json()) as {
+      hosts: { hostId: string }[];
+    };
+    expect(fleet.hosts.map((h) => h.hostId)).toEqual(['dash-h1', 'dash-h2']);
+  });
+
+  it('picks up a host that registers after it started', async () => {
+    const dashboard = await start({});
+    await new FleetStore(redis, new KeySpace(keyPrefix)).beat(heartbeat('dash-h3'), 60_000);
+    let names: string[] = [];
+    for (let i = 0; i < 50 && !names.includes('host-dash-h3'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const body = (await (await fetch(`${dashboard.url}/admin/queues/api/queues`)).json()) as QueuesResponse;
+      names = body.queues.map((q) => q.name);
+    }
+    expect(names).toContain('host-dash-h3');
+  });
+
+  it('asks for basic auth and lets the right credentials in', async () => {
+    const dashboard = await start({ basicAuth: auth });
+    const denied = await fetch(`${dashboard.url}/admin/queues/api/queues`);
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toMatch(/^Basic/);
+    const wrong = await fetch(`${dashboard.url}/admin/queues/api/queues`, {
+      headers: authHeader('ops', 'nope'),
+    });
+    expect(wrong.status).toBe(401);
+    const allowed = await fetch(`${dashboard.url}/admin/queues/api/queues`, {
+      headers: authHeader(auth.user, auth.password),
+    });
+    expect(allowed.status).toBe(200);
+    expect((await fetch(`${dashboard.url}/api/fleet`)).status).toBe(401);
+    expect((await fetch(`${dashboard.url}/healthz`)).status).toBe(200);
+  });
+
+  it('reports read-only mode through the Bull Board API', async () => {
+    const dashboard = await start({ readOnly: true });
+    const body = (await (await fetch(`${dashboard.url}/admin/queues/api/queues`)).json()) as QueuesResponse;
+    expect(body.queues.length).toBeGreaterThanOrEqual(3);
+    expect(body.queues.every((q) => q.readOnlyMode === true)).toBe(true);
+  });
+
+  it('frees its port on close, and says when a port is taken', async () => {
+    const dashboard = await start({});
+    await expect(start({ port: dashboard.port })).rejects.toBeInstanceOf(PortInUseError);
+    await dashboard.close();
+    const probe = createServer();
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(dashboard.port, '127.0.0.1', () => resolve());
+    });
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  });
+
+  it('names the bad field in its options', async () => {
+    await expect(start({ redisUrl: 'http://nope' })).rejects.toThrow(/redisUrl/);
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors/index.ts';
+import { parsePayload } from '../../src/queues/job-schemas.ts';
+import { bullPrefix, hostQueueName, KeySpace } from '../../src/queues/names.ts';
+
+describe('job payloads', () => {
+  it('accepts each operation and fills defaults', () => {
+    expect(
+      parsePayload({ op: 'create', sandboxId: 'sb-1', template: 'base', vcpus: 2, memoryMib: 512 }),
+    ).toMatchObject({
+      labels: {},
+    });
+    expect(parsePayload({ op: 'snapshot', sandboxId: 'sb-1', snapshotId: 's1' })).toMatchObject({
+      resumeAfter: true,
+    });
+    expect(parsePayload({ op: 'restore', sandboxId: 'sb-2', snapshotId: 's1' })).toMatchObject({
+      resume: true,
+    });
+    for (const op of ['pause', 'resume', 'destroy'])
+      expect(parsePayload({ op, sandboxId: 'sb-1' }).op).toBe(op);
+  });
+
+  it.each([
+    [{ op: 'create', sandboxId: 'sb-1', template: 'base', vcpus: 99, memoryMib: 512 }, 'vcpus'],
+    [{ op: 'create', sandboxId: 'sb-1', template: 'base', vcpus: 1, memoryMib: 10 }, 'memoryMib'],
+    [{ op: 'pause', sandboxId: '../../etc' }, 'sandboxId'],
+    [{ op: 'pause', sandboxId: 'sb-1', force: true }, 'force'],
+    [{ op: 'snapshot', sandboxId: 'sb-1', snapshotId: 'A B' }, 'snapshotId'],
+    [
+      {
+        op: 'create',
+        sandboxId: 'sb-1',
+        template: 'base',
+        vcpus: 1,
+        memoryMib: 256,
+        labels: { 'BAD KEY': 'x' },
+      },
+      'labels',
+    ],
+    [{ op: 'reboot', sandboxId: 'sb-1' }, 'op'],
+  ])('rejects %j naming %s', (input, field) => {
+    expect(() => parsePayload(input)).toThrow(
+      expect.objectContaining({ code: ErrorCode.Validation, message: expect.stringContaining(field) }),
+    );
+  });
+});
+
+describe('queue names', () => {
+  it('puts every key under one hash tag so flows and MULTI work on Redis Cluster', () => {
+    const keys = new KeySpace('hangar');
+    expect(bullPrefix('hangar')).toBe('hangar:{fleet}');
+    for (const key of [keys.sandbox('a'), keys.eventStream(), keys.heartbeat('h1'), keys.batch('b')]) {
+      expect(key.startsWith('hangar:{fleet}:')).toBe(true);
+    }
+    expect(hostQueueName('h1')).toBe('host-h1');
+    expect(() => hostQueueName('h:1')).toThrow();
+  });
+});
