@@ -5,6 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
+# ip, nft, losetup, sysctl and dmsetup live in sbin; a login without it would miss them.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 node_major() { command -v node >/dev/null 2>&1 && node -p 'process.versions.node.split(".")[0]' || echo 0; }
 
@@ -24,6 +26,7 @@ command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "bootstrap: apt-get install ${need[*]}" >&2

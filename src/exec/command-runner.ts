@@ -38,7 +38,9 @@ export class ExecaRunner implements CommandRunner {
     if (exitCode !== 0 && !options.allowFailure) {
       const reason = result.timedOut
         ? `timed out after ${options.timeoutMs ?? 30_000} ms`
-        : String(result.stderr);
+        : (result as { code?: string }).code === 'ENOENT'
+          ? `${file} not found on PATH`
+          : String(result.stderr);
       throw new CommandError([file, ...args], result.exitCode, reason, result.failed ? result : undefined);
     }
     return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode };
