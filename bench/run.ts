@@ -7,7 +7,11 @@ import type { BenchModule, BenchResult } from './support/bench-result.ts';
 import { BenchInterrupted } from './support/interrupt.ts';
 import { formatResult, headerLine, machineInfo, writeResults } from './support/report.ts';
 
-const BENCHES: BenchModule[] = [await import('./network.bench.ts'), await import('./control-plane.bench.ts')];
+const BENCHES: BenchModule[] = [
+  await import('./network.bench.ts'),
+  await import('./control-plane.bench.ts'),
+  await import('./e2e.bench.ts'),
+];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 

@@ -1,6 +1,7 @@
 // The VMM layer on its own: the backend-neutral interface and the Cloud Hypervisor driver.
 export { CloudHypervisorBackend, findChBinary, simulatorBinary } from './cloud-hypervisor/ch-backend.ts';
 export { ChSandboxVm } from './cloud-hypervisor/ch-sandbox-vm.ts';
+export { QemuBackend, QemuSandboxVm } from './qemu/index.ts';
 export { selectVmmBackend, type VmmChoice } from './select-backend.ts';
 export type {
   EnsureOutcome,

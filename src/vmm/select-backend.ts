@@ -1,14 +1,16 @@
 import type { Logger } from '../logging/logger.ts';
-import { CloudHypervisorBackend } from './cloud-hypervisor/ch-backend.ts';
+import { CloudHypervisorBackend, findChBinary } from './cloud-hypervisor/ch-backend.ts';
+import { findQemuBinary, QemuBackend } from './qemu/qemu-backend.ts';
 import type { VmmBackend } from './vm-driver.ts';
 
 /**
- * Which VMM a host runs. 'auto' and 'ch-or-simulator': the real cloud-hypervisor when
- * installed, else the simulator (a stand-in, and its description says so).
+ * Which VMM a host runs. 'auto': the real cloud-hypervisor, else QEMU, else the simulator;
+ * 'ch-or-simulator': the real cloud-hypervisor, else the simulator (the demo: fast and
+ * guest-free where no CH exists); the others force one backend.
  */
 export type VmmChoice = 'auto' | 'ch-or-simulator' | 'cloud-hypervisor' | 'simulator' | 'qemu';
 
-/** The host's VMM backend for `choice`. */
+/** The host's VMM backend for `choice`; a simulator backend says in its description that it stands in. */
 export async function selectVmmBackend(
   choice: VmmChoice,
   options: { logger?: Logger } = {},
@@ -17,8 +19,14 @@ export async function selectVmmBackend(
     case 'simulator':
       return CloudHypervisorBackend.detect({ simulator: true, ...options });
     case 'qemu':
-      throw new Error('the QEMU backend is not built yet');
+      return QemuBackend.detect(options);
+    case 'auto':
+      if ((await findChBinary()) === undefined && (await findQemuBinary()) !== undefined) {
+        return QemuBackend.detect(options);
+      }
+      return CloudHypervisorBackend.detect(options);
     default:
+      // 'cloud-hypervisor' and 'ch-or-simulator': the real binary when installed, else the simulator.
       return CloudHypervisorBackend.detect(options);
   }
 }

@@ -31,7 +31,10 @@ export function registerWorker(program: Command): void {
     .option('--host-id <id>', 'this host’s id (env HANGAR_HOST_ID; default: the hostname)')
     .option('--state-dir <dir>', 'ledger, disks, snapshots (env HANGAR_STATE_DIR; default /var/lib/hangar)')
     .option('--concurrency <n>', 'jobs run at once (env HANGAR_CONCURRENCY; default 8)')
-    .option('--vmm <kind>', 'auto | cloud-hypervisor | simulator (env HANGAR_VMM; default auto)')
+    .option(
+      '--vmm <kind>',
+      'auto (cloud-hypervisor, else qemu, else simulator) | ch-or-simulator | cloud-hypervisor | qemu | simulator (env HANGAR_VMM)',
+    )
     .option('--disk <kind>', 'auto | file | device-mapper (env HANGAR_DISK; default auto)')
     .option('--pool-size <n>', 'network slots kept ready (env HANGAR_POOL_SIZE; default 4)')
     .option(

@@ -1,0 +1,106 @@
+// Per-step times of the whole product on a real VMM: QEMU (TCG) booting the test guest,
+// real netns/NAT, file-CoW disks, Redis, driven through the client. Each step's time is split
+// into the worker's operation (VMM + host steps, the worker's own clock) and the control
+// plane (the client's round trip minus that).
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { parseWorkerConfig } from '../src/config/worker-config.ts';
+import { removeHostNetwork, sweepNetwork } from '../src/network/index.ts';
+import { HangarClient } from '../src/producer/hangar-client.ts';
+import type { JobHandle } from '../src/producer/job-handle.ts';
+import { TemplateCatalog } from '../src/templates/template-catalog.ts';
+import { testGuestBuilt } from '../src/templates/test-guest.ts';
+import { testGuestTemplate } from '../src/templates/test-guest-template.ts';
+import { HostWorker } from '../src/workers/host-worker.ts';
+import type { BenchResult, BenchRow } from './support/bench-result.ts';
+import { summarize } from './support/stats.ts';
+import { withTempDir } from './support/temp-dir.ts';
+
+export const name = 'e2e';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SANDBOXES = Number(process.env.HANGAR_BENCH_E2E_SANDBOXES ?? 3);
+const STEPS = ['create to ready', 'pause', 'resume', 'snapshot', 'restore to ready', 'destroy'] as const;
+
+interface Timing {
+  total: number;
+  operation: number;
+}
+
+async function timed(start: () => Promise<JobHandle>): Promise<Timing> {
+  const began = performance.now();
+  const result = await (await start()).result(300_000);
+  const total = performance.now() - began;
+  const operation = Date.parse(String(result.finishedAt)) - Date.parse(String(result.startedAt));
+  return { total, operation };
+}
+
+export async function run(): Promise<BenchResult> {
+  if (!testGuestBuilt()) throw new Error('the test guest is not built: run npm run guest:build');
+  return withTempDir('hangar-bench-e2e-', (dir) => measure(dir));
+}
+
+async function measure(dir: string): Promise<BenchResult> {
+  const keyPrefix = `hangar-bench-${randomBytes(3).toString('hex')}`;
+  const template = await testGuestTemplate(join(dir, 'template'));
+  const config = parseWorkerConfig({
+    hostId: 'bench-e2e',
+    redisUrl: REDIS_URL,
+    keyPrefix,
+    stateDir: join(dir, 'state'),
+    vmm: 'qemu',
+    disk: 'file',
+    poolSize: 2,
+    concurrency: 2,
+    network: { prefix: 'hgbe', vethRange: '10.236.0.0/16', hostRange: '10.237.0.0/16' },
+  });
+  const worker = await HostWorker.create(config, new TemplateCatalog([template]));
+  await worker.start();
+  const client = await HangarClient.connect({ redisUrl: REDIS_URL, keyPrefix });
+  const timings = new Map<string, Timing[]>(STEPS.map((step) => [step, []]));
+  const record = (step: string, timing: Timing) => timings.get(step)!.push(timing);
+  try {
+    for (let index = 0; index < SANDBOXES; index += 1) {
+      const id = `bench-${index}`;
+      record(
+        'create to ready',
+        await timed(() => client.create({ sandboxId: id, template: 'guest', vcpus: 1, memoryMib: 256 })),
+      );
+      record('pause', await timed(() => client.pause(id)));
+      record('resume', await timed(() => client.resume(id)));
+      record('snapshot', await timed(() => client.snapshot(id, { snapshotId: `bench-snap-${index}` })));
+      record(
+        'restore to ready',
+        await timed(() => client.restore(`bench-snap-${index}`, { sandboxId: `bench-r-${index}` })),
+      );
+      record('destroy', await timed(() => client.destroy(`bench-r-${index}`)));
+      await (await client.destroy(id)).result();
+    }
+  } finally {
+    await client.close();
+    await worker.stop();
+    await worker.ctx.slots.drain();
+    await sweepNetwork(worker.ctx.network, new Set());
+    await removeHostNetwork(worker.ctx.network);
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${keyPrefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
+  const rows: BenchRow[] = [];
+  const notes: string[] = [];
+  for (const step of STEPS) {
+    const samples = timings.get(step)!;
+    const total = summarize(samples.map((timing) => timing.total));
+    const operation = summarize(samples.map((timing) => timing.operation));
+    rows.push({ label: step, ...total });
+    notes.push(
+      `${step}: median ${total.median.toFixed(0)} ms = worker operation (VMM + host steps) ${operation.median.toFixed(0)} ms + control plane ${(total.median - operation.median).toFixed(0)} ms`,
+    );
+  }
+  notes.push(
+    `QEMU ${worker.ctx.backend.info.version} under TCG (no KVM here); ${SANDBOXES} sandboxes of 1 vCPU / 256 MiB; medians`,
+  );
+  return { name, rows, notes };
+}

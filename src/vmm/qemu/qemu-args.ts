@@ -1,0 +1,83 @@
+import { ValidationError } from '../../errors/index.ts';
+import { inNetns } from '../process/namespaces.ts';
+import type { VmSpec } from '../vm-spec.ts';
+
+/** How QEMU executes guest code: hardware KVM, or TCG software emulation. */
+export type QemuAccel = 'kvm' | 'tcg';
+
+/** Everything one QEMU command line is made of. */
+export interface QemuArgsInput {
+  /** Default 'qemu-system-x86_64'. */
+  binary?: string;
+  accel: QemuAccel;
+  spec: VmSpec;
+  qmpSocket: string;
+  serialLog: string;
+  /** QEMU's own pidfile (-pidfile); hangar's launcher writes its own, so usually absent. */
+  pidfile?: string;
+  /** A migration URI to load the VM from (-incoming); the VM then starts paused (-S). */
+  incoming?: string;
+}
+
+// QEMU's option syntax separates key=value pairs with commas: a comma in a path would
+// smuggle in another option, so every path is checked, not quoted.
+const SAFE_PATH = /^\/[^,\0]*$/;
+
+function checkedPath(field: string, path: string): string {
+  if (!SAFE_PATH.test(path)) {
+    throw new ValidationError(
+      `invalid ${field} ${JSON.stringify(path)}: must be an absolute path without commas`,
+      {
+        field,
+        value: path,
+      },
+    );
+  }
+  return path;
+}
+
+/**
+ * The QEMU command line of one sandbox VM (pure): q35, no default devices, the guest
+ * serial console to a file, QMP on a Unix socket, the root disk as raw virtio (it may be a
+ * loop or dm device), the namespace's TAP as virtio-net with the fixed guest MAC, and
+ * -no-shutdown so a guest power-off leaves QEMU up in state 'shutdown' as CH does.
+ */
+export function buildQemuArgs(input: QemuArgsInput): string[] {
+  const { spec } = input;
+  const args = [
+    input.binary ?? 'qemu-system-x86_64',
+    '-accel',
+    input.accel,
+    '-machine',
+    'q35',
+    '-m',
+    `${spec.memoryMib}`,
+    '-smp',
+    `${spec.vcpus}`,
+    '-nodefaults',
+    '-no-user-config',
+    '-no-shutdown',
+    '-display',
+    'none',
+    '-serial',
+    `file:${checkedPath('serialLog', input.serialLog)}`,
+    '-qmp',
+    `unix:${checkedPath('qmpSocket', input.qmpSocket)},server=on,wait=off`,
+    ...(input.pidfile === undefined ? [] : ['-pidfile', checkedPath('pidfile', input.pidfile)]),
+    '-kernel',
+    checkedPath('kernelPath', spec.kernelPath),
+    ...(spec.initramfsPath === undefined
+      ? []
+      : ['-initrd', checkedPath('initramfsPath', spec.initramfsPath)]),
+    '-append',
+    spec.cmdline,
+    '-drive',
+    `file=${checkedPath('diskPath', spec.diskPath)},if=virtio,format=raw,cache=writeback`,
+    '-netdev',
+    `tap,id=n0,ifname=${spec.tap},script=no,downscript=no`,
+    '-device',
+    `virtio-net-pci,netdev=n0,mac=${spec.mac}`,
+    ...(input.incoming === undefined ? [] : ['-S', '-incoming', input.incoming]),
+  ];
+  return spec.netns === undefined ? args : inNetns(args, spec.netns);
+}

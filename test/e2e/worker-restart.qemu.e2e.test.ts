@@ -1,0 +1,108 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultRunner } from '../../src/exec/command-runner.ts';
+import { listNetns, parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
+import { HangarClient } from '../../src/producer/hangar-client.ts';
+import { deleteKeys, hostNetwork, TEST_REDIS_URL } from '../support/fleet.ts';
+import { makeTempDir, type TempDir } from '../support/temp-dir.ts';
+import { qemuAvailable } from './guest-template.ts';
+
+const WORKER_SCRIPT = new URL('../support/worker-process.ts', import.meta.url).pathname;
+const identity = { prefix: 'hgwq', octet: 198 };
+const QEMU = await qemuAvailable();
+
+// The worker runs in its own process so it can be SIGKILLed mid-snapshot; the VMM is real QEMU.
+describe.skipIf(!QEMU.ok)(
+  `a worker killed mid-snapshot and restarted (QEMU TCG, real kernel)${QEMU.ok ? '' : `: skipped, ${QEMU.reason}`}`,
+  () => {
+    let dir: TempDir;
+    let client: HangarClient;
+    const keyPrefix = `hangar-test-wq-${process.pid}`;
+    const children: ResultPromise[] = [];
+
+    function startWorker(): Promise<{ child: ResultPromise }> {
+      const config = {
+        hostId: 'hk',
+        redisUrl: TEST_REDIS_URL,
+        keyPrefix,
+        stateDir: join(dir.path, 'state'),
+        vmm: 'qemu',
+        disk: 'file',
+        poolSize: 0,
+        heartbeatMs: 300,
+        lockDurationMs: 1_500,
+        stalledIntervalMs: 700,
+        network: hostNetwork(identity, 0),
+      };
+      const child = execa(
+        process.execPath,
+        [WORKER_SCRIPT, JSON.stringify(config), join(dir.path, 'templates'), 'guest'],
+        {
+          reject: false,
+          cleanup: true,
+        },
+      );
+      children.push(child);
+      return new Promise((resolve, reject) => {
+        child.stdout?.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('ready')) resolve({ child });
+        });
+        void child.then((result) => reject(new Error(`worker exited early: ${result.stderr}`)));
+      });
+    }
+
+    beforeAll(async () => {
+      dir = await makeTempDir('hangar-restart-');
+      client = await HangarClient.connect({ redisUrl: TEST_REDIS_URL, keyPrefix });
+    });
+
+    afterAll(async () => {
+      await client?.close();
+      for (const child of children) child.kill('SIGKILL');
+      const config = parseNetworkConfig(hostNetwork(identity, 0));
+      await sweepNetwork(config, new Set());
+      await removeHostNetwork(config);
+      await execa('pkill', ['-9', '-f', dir.path], { reject: false });
+      await deleteKeys(keyPrefix);
+      await dir.remove();
+    }, 60_000);
+
+    it('finishes the job on retry after a restart, re-attaching the running VM, and leaves nothing behind', async () => {
+      const { child: first } = await startWorker();
+      const id = String(
+        (await (await client.create({ template: 'guest', vcpus: 1, memoryMib: 512 })).result(180_000))
+          .sandboxId,
+      );
+      const snapshot = await client.snapshot(id, { snapshotId: 'snap-restart' });
+      // Wait until the snapshot is under way (512 MiB of guest memory takes a second or more to migrate), then kill the worker.
+      for (
+        let i = 0;
+        i < 100 && (await client.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
+        i += 1
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      first.kill('SIGKILL');
+      await first;
+
+      await startWorker();
+      const result = await snapshot.result(180_000);
+      expect(result).toMatchObject({ snapshotId: 'snap-restart' });
+      expect((await client.get(id))?.state).toBe('running');
+      const job = await client.queueFor('hk').getJob(snapshot.jobId);
+      expect(job?.attemptsMade).toBeGreaterThanOrEqual(1);
+
+      await (await client.destroy(id)).result();
+      expect((await listNetns(defaultRunner)).filter((name) => name.startsWith('hgwr0-'))).toEqual([]);
+      const snapshotEntries = await readdir(join(dir.path, 'state', 'snapshots', 'snap-restart'));
+      expect(snapshotEntries.some((name) => name.endsWith('.partial'))).toBe(false);
+      const { stdout } = await execa('pgrep', ['-f', join(dir.path, 'state', 'run')], { reject: false });
+      expect(stdout.trim()).toBe('');
+      const { stdout: loops } = await execa('losetup', ['-l', '-n'], { reject: false });
+      expect(loops.split('\n').filter((line) => line.includes(dir.path))).toEqual([]);
+    }, 300_000);
+  },
+);
