@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { parseWorkerConfig } from '../src/config/worker-config.ts';
-import { removeHostNetwork, sweepNetwork } from '../src/network/index.ts';
 import { HangarClient } from '../src/producer/hangar-client.ts';
 import { TemplateCatalog } from '../src/templates/template-catalog.ts';
 import { HostWorker } from '../src/workers/host-worker.ts';
+import { teardownBenchHost } from './support/bench-host.ts';
 import type { BenchResult, BenchRow } from './support/bench-result.ts';
 import { summarize, timeMs } from './support/stats.ts';
 import { withTempDir } from './support/temp-dir.ts';
@@ -144,14 +144,6 @@ async function hangarIn(dir: { path: string }): Promise<HangarFigures> {
     };
   } finally {
     for (const sandboxId of ids) await (await client.destroy(sandboxId)).result().catch(() => undefined);
-    await client.close();
-    await worker.stop();
-    await worker.ctx.slots.drain();
-    await sweepNetwork(worker.ctx.network, new Set());
-    await removeHostNetwork(worker.ctx.network);
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${keyPrefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await teardownBenchHost(client, worker, REDIS_URL, keyPrefix);
   }
 }

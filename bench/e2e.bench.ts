@@ -4,15 +4,14 @@
 // plane (the client's round trip minus that).
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { parseWorkerConfig } from '../src/config/worker-config.ts';
-import { removeHostNetwork, sweepNetwork } from '../src/network/index.ts';
 import { HangarClient } from '../src/producer/hangar-client.ts';
 import type { JobHandle } from '../src/producer/job-handle.ts';
 import { TemplateCatalog } from '../src/templates/template-catalog.ts';
 import { testGuestBuilt } from '../src/templates/test-guest.ts';
 import { testGuestTemplate } from '../src/templates/test-guest-template.ts';
 import { HostWorker } from '../src/workers/host-worker.ts';
+import { teardownBenchHost } from './support/bench-host.ts';
 import type { BenchResult, BenchRow } from './support/bench-result.ts';
 import { summarize } from './support/stats.ts';
 import { withTempDir } from './support/temp-dir.ts';
@@ -78,15 +77,7 @@ async function measure(dir: string): Promise<BenchResult> {
       await (await client.destroy(id)).result();
     }
   } finally {
-    await client.close();
-    await worker.stop();
-    await worker.ctx.slots.drain();
-    await sweepNetwork(worker.ctx.network, new Set());
-    await removeHostNetwork(worker.ctx.network);
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${keyPrefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await teardownBenchHost(client, worker, REDIS_URL, keyPrefix);
   }
   const rows: BenchRow[] = [];
   const notes: string[] = [];

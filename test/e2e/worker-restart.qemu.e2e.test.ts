@@ -2,14 +2,15 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkerConfigInput } from '../../src/config/worker-config.ts';
 import { defaultRunner } from '../../src/exec/command-runner.ts';
 import { listNetns, parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
 import { HangarClient } from '../../src/producer/hangar-client.ts';
 import { deleteKeys, hostNetwork, TEST_REDIS_URL } from '../support/fleet.ts';
+import { spawnWorker } from '../support/spawn-worker.ts';
 import { makeTempDir, type TempDir } from '../support/temp-dir.ts';
 import { qemuAvailable } from './guest-template.ts';
 
-const WORKER_SCRIPT = new URL('../support/worker-process.ts', import.meta.url).pathname;
 const identity = { prefix: 'hgwq', octet: 198 };
 const QEMU = await qemuAvailable();
 
@@ -36,21 +37,9 @@ describe.skipIf(!QEMU.ok)(
         stalledIntervalMs: 700,
         network: hostNetwork(identity, 0),
       };
-      const child = execa(
-        process.execPath,
-        [WORKER_SCRIPT, JSON.stringify(config), join(dir.path, 'templates'), 'guest'],
-        {
-          reject: false,
-          cleanup: true,
-        },
-      );
-      children.push(child);
-      return new Promise((resolve, reject) => {
-        child.stdout?.on('data', (chunk: Buffer) => {
-          if (chunk.toString().includes('ready')) resolve({ child });
-        });
-        void child.then((result) => reject(new Error(`worker exited early: ${result.stderr}`)));
-      });
+      const started = spawnWorker(config as WorkerConfigInput, join(dir.path, 'templates'), { guest: true });
+      void started.then(({ child }) => children.push(child));
+      return started;
     }
 
     beforeAll(async () => {

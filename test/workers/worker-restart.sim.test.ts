@@ -2,13 +2,14 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkerConfigInput } from '../../src/config/worker-config.ts';
 import { defaultRunner } from '../../src/exec/command-runner.ts';
 import { listNetns, parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
 import { HangarClient } from '../../src/producer/hangar-client.ts';
 import { deleteKeys, hostNetwork, TEST_REDIS_URL } from '../support/fleet.ts';
+import { spawnWorker } from '../support/spawn-worker.ts';
 import { makeTempDir, type TempDir } from '../support/temp-dir.ts';
 
-const WORKER_SCRIPT = new URL('../support/worker-process.ts', import.meta.url).pathname;
 const identity = { prefix: 'hgwr', octet: 160 };
 
 // The worker runs in its own process so it can be SIGKILLed mid-snapshot; the VMM is the simulator.
@@ -33,21 +34,9 @@ describe('a worker killed mid-job and restarted [CH simulator stand-in]', () => 
       network: hostNetwork(identity, 0),
       vmmEnv: { HANGAR_SIM_LATENCY: 'snapshot=2500' },
     };
-    const child = execa(
-      process.execPath,
-      [WORKER_SCRIPT, JSON.stringify(config), join(dir.path, 'templates')],
-      {
-        reject: false,
-        cleanup: true,
-      },
-    );
-    children.push(child);
-    return new Promise((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('ready')) resolve({ child });
-      });
-      void child.then((result) => reject(new Error(`worker exited early: ${result.stderr}`)));
-    });
+    const started = spawnWorker(config as WorkerConfigInput, join(dir.path, 'templates'));
+    void started.then(({ child }) => children.push(child));
+    return started;
   }
 
   beforeAll(async () => {

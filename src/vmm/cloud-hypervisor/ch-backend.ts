@@ -1,7 +1,6 @@
-import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../logging/logger.ts';
+import { findExecutable } from '../process/find-executable.ts';
 import type { SandboxVm, VmmBackend, VmmBackendInfo } from '../vm-driver.ts';
 import { ChSandboxVm, type ChSandboxVmOptions } from './ch-sandbox-vm.ts';
 import { assertSupportedChVersion, detectChVersion } from './version.ts';
@@ -15,19 +14,8 @@ export function simulatorBinary(): string[] {
 }
 
 /** Finds a real cloud-hypervisor: HANGAR_CH_BINARY, else `cloud-hypervisor` on PATH. */
-export async function findChBinary(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const candidates = env.HANGAR_CH_BINARY
-    ? [env.HANGAR_CH_BINARY]
-    : (env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'cloud-hypervisor'));
-  for (const candidate of candidates) {
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here; try the next
-    }
-  }
-  return undefined;
+export function findChBinary(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  return findExecutable('cloud-hypervisor', env.HANGAR_CH_BINARY, env.PATH);
 }
 
 /** Cloud Hypervisor for every sandbox of a host: the real binary, or the simulator standing in. */

@@ -1,27 +1,15 @@
-import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { CommandError, NotFoundError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/logger.ts';
+import { findExecutable } from '../process/find-executable.ts';
 import type { SandboxVm, VmmBackend, VmmBackendInfo } from '../vm-driver.ts';
 import { resolveAccel } from './accel.ts';
 import type { QemuAccel } from './qemu-args.ts';
 import { QemuSandboxVm, type QemuSandboxVmOptions } from './qemu-sandbox-vm.ts';
 
 /** Finds QEMU: HANGAR_QEMU_BINARY, else `qemu-system-x86_64` on PATH. */
-export async function findQemuBinary(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const candidates = env.HANGAR_QEMU_BINARY
-    ? [env.HANGAR_QEMU_BINARY]
-    : (env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'qemu-system-x86_64'));
-  for (const candidate of candidates) {
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here; try the next
-    }
-  }
-  return undefined;
+export function findQemuBinary(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  return findExecutable('qemu-system-x86_64', env.HANGAR_QEMU_BINARY, env.PATH);
 }
 
 /** QEMU's version from `--version` ("QEMU emulator version 7.2.22 (Debian ...)" gives "7.2.22"). */
