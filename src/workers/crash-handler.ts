@@ -27,7 +27,9 @@ export function createCrashHandler(ctx: HostContext, mutex: KeyedMutex, policy: 
         signal: crash.signal,
         logTail: crash.logTail.slice(-4_000),
       });
-      if (entry === undefined || entry.state === 'destroying') return;
+      // A VMM that dies while a job is building or tearing it down is that job's failure:
+      // the job retries (and converges) or rolls back; the state stays the job's to set.
+      if (entry === undefined || ['creating', 'restoring', 'destroying'].includes(entry.state)) return;
       await setSandboxState(ctx, entry, 'crashed');
       if (policy === 'reclaim') {
         await mutex.run(crash.sandboxId, async () => {

@@ -7,6 +7,7 @@ import { defaultRunner } from '../../src/exec/command-runner.ts';
 import { listNetns, parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
 import { HangarClient } from '../../src/producer/hangar-client.ts';
 import { deleteKeys, hostNetwork, TEST_REDIS_URL } from '../support/fleet.ts';
+import { detachLoopsUnder } from '../support/loops.ts';
 import { spawnWorker } from '../support/spawn-worker.ts';
 import { makeTempDir, type TempDir } from '../support/temp-dir.ts';
 
@@ -51,6 +52,7 @@ describe('a worker killed mid-job and restarted [CH simulator stand-in]', () => 
     await sweepNetwork(config, new Set());
     await removeHostNetwork(config);
     await execa('pkill', ['-9', '-f', dir.path], { reject: false });
+    await detachLoopsUnder(dir.path);
     await deleteKeys(keyPrefix);
     await dir.remove();
   }, 60_000);
