@@ -47,6 +47,12 @@ export function hostRuleset(config: NetworkConfig, uplink: string | undefined): 
     `    iifname ${veths} oifname ${veths} drop`,
     `    iifname ${veths} ip daddr { ${PRIVATE_RANGES.join(', ')} } drop`,
     '  }',
+    // Sandboxes may answer the host but never open connections to its own services.
+    '  chain input {',
+    '    type filter hook input priority 0; policy accept;',
+    `    iifname ${veths} ct state established,related accept`,
+    `    iifname ${veths} drop`,
+    '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
     `    ip saddr ${config.vethRange} ${leaving} masquerade`,
@@ -62,6 +68,7 @@ export function expectedHostSummary(config: NetworkConfig, uplink: string | unde
   const privates = [...PRIVATE_RANGES].sort().join(',');
   return [
     'chain forward filter forward 0 accept',
+    'chain input filter input 0 accept',
     'chain postrouting nat postrouting 100 accept',
     'forward: ct.state in {established,related} accept',
     ...config.egressAllow.map(
@@ -69,6 +76,8 @@ export function expectedHostSummary(config: NetworkConfig, uplink: string | unde
     ),
     `forward: iifname == {${veths}} oifname == {${veths}} drop`,
     `forward: iifname == {${veths}} ip.daddr == {${privates}} drop`,
+    `input: iifname == {${veths}} ct.state in {established,related} accept`,
+    `input: iifname == {${veths}} drop`,
     uplink === undefined
       ? `postrouting: ip.saddr == {${nftCidr(config.vethRange)}} oifname != {${veths}} masquerade`
       : `postrouting: ip.saddr == {${nftCidr(config.vethRange)}} oifname == {${uplink}} masquerade`,

@@ -63,19 +63,18 @@ describe.skipIf(!QEMU.ok)(
     it('finishes the job on retry after a restart, re-attaching the running VM, and leaves nothing behind', async () => {
       const { child: first } = await startWorker();
       const id = String(
-        (await (await client.create({ template: 'guest', vcpus: 1, memoryMib: 512 })).result(180_000))
+        (await (await client.create({ template: 'guest', vcpus: 1, memoryMib: 1024 })).result(180_000))
           .sandboxId,
       );
       const snapshot = await client.snapshot(id, { snapshotId: 'snap-restart' });
-      // Wait until the snapshot is under way (512 MiB of guest memory takes a second or more to migrate), then kill the worker.
+      // Kill the worker as soon as the snapshot job is active (1 GiB of guest memory takes a second or more to migrate).
       for (
         let i = 0;
         i < 100 && (await client.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
         i += 1
       ) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      await new Promise((resolve) => setTimeout(resolve, 150));
       first.kill('SIGKILL');
       await first;
 

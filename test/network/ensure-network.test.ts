@@ -58,6 +58,7 @@ describe('ensureNetwork / removeNetwork (real netns, veth, tap, nftables)', () =
       table.flatMap((o) => (o.chain ? [o.chain] : [])).map((c) => [c.name, c.type, c.hook, c.prio, c.policy]),
     ).toEqual([
       ['forward', 'filter', 'forward', 0, 'accept'],
+      ['input', 'filter', 'input', 0, 'accept'],
       ['postrouting', 'nat', 'postrouting', 100, 'accept'],
     ]);
     const rules = table.flatMap((o) => (o.rule ? [o.rule] : []));
@@ -98,6 +99,15 @@ describe('ensureNetwork / removeNetwork (real netns, veth, tap, nftables)', () =
           { drop: null },
         ],
       ],
+      [
+        'input',
+        [
+          iif,
+          { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } },
+          { accept: null },
+        ],
+      ],
+      ['input', [iif, { drop: null }]],
       [
         'postrouting',
         [

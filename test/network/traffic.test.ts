@@ -1,3 +1,4 @@
+import { connect, createServer } from 'node:net';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -107,6 +108,33 @@ describe('sandbox traffic through the NAT path [guest stand-in: a server on 169.
     expect(toSandbox).toEqual({ ok: false, error: 'timeout' });
     expect(toSandboxFromNs).toEqual({ ok: false, error: 'timeout' });
     expect(toPeer).toEqual({ ok: false, error: 'timeout' });
+  });
+
+  it('keeps sandboxes away from services on the host itself (input guard), while the host still reaches them', async () => {
+    // A host service listening on the address the sandbox's default route points at.
+    const service = createServer((socket) => socket.end('host service\n'));
+    await new Promise<void>((resolve) => service.listen(PORT + 1, a.hostVethIp, resolve));
+    try {
+      const fromSandbox = await connectFrom(a.netns, {
+        host: a.hostVethIp,
+        port: PORT + 1,
+        localAddress: GUEST_IP,
+      });
+      expect(fromSandbox).toEqual({ ok: false, error: 'timeout' });
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: a.hostVethIp, port: PORT + 1, timeout: 1_000 });
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk.toString();
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+        socket.on('timeout', () => reject(new Error('timeout')));
+      });
+      expect(reply).toBe('host service\n');
+    } finally {
+      await new Promise((resolve) => service.close(resolve));
+    }
   });
 
   it('lets the guest reach a private CIDR listed in egressAllow, SNAT then masquerade on the uplink', async () => {
