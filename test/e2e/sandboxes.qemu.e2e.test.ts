@@ -25,6 +25,29 @@ function counterOf(text: string): { counter: number; disk: string } {
   return { counter: Number(match[1]), disk: match[2]! };
 }
 
+/**
+ * Bumps the guest's counter and reads it. Under heavy load (TCG on 2 cores) busybox httpd now
+ * and then answers a CGI request with an empty body, so a malformed answer is retried; since
+ * such a request may still have counted, the tests compare counters by order, not by +1.
+ */
+async function bump(address: string): Promise<{ counter: number; disk: string }> {
+  let last = '';
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    last = await guest(address, '/cgi-bin/counter', 5_000).catch(() => '');
+    if (/counter=\d+\s+disk=\S+/.test(last)) return counterOf(last);
+  }
+  return counterOf(last);
+}
+
+/** The counter value the guest's disk holds at offset 0. */
+async function diskCounter(address: string): Promise<number> {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const match = /counter=(\d+)/.exec(await guest(address, '/cgi-bin/disk', 5_000).catch(() => ''));
+    if (match) return Number(match[1]);
+  }
+  throw new Error(`no counter on the disk of ${address}`);
+}
+
 // Real Redis, real QEMU (TCG) booting a real Linux kernel, real netns/TAP/NAT, file-CoW disks
 // on loop devices. Driven only through the producer client, as a backend app would.
 describe.skipIf(!QEMU.ok)(
@@ -71,24 +94,24 @@ describe.skipIf(!QEMU.ok)(
     it('pauses one (its endpoint stops answering) and resumes it with its counter intact', async () => {
       const [id] = ids;
       const hostIp = await address(id!);
-      const before = counterOf(await guest(hostIp, '/cgi-bin/counter')).counter;
+      const before = (await bump(hostIp)).counter;
       await (await fleet.client.pause(id!)).result();
       await expect(guest(hostIp, '/cgi-bin/counter', 1_000)).rejects.toThrow();
       await (await fleet.client.resume(id!)).result();
       // The request sent while paused may have been served on resume: the counter only moved on.
-      expect(counterOf(await guest(hostIp, '/cgi-bin/counter')).counter).toBeGreaterThan(before);
+      expect((await bump(hostIp)).counter).toBeGreaterThan(before);
     }, 60_000);
 
     it('restores a snapshot into another slot: memory and disk continue from the snapshot, the original goes on', async () => {
       const source = ids[1]!;
       const sourceIp = await address(source);
       let at = 0;
-      for (let index = 0; index < 3; index += 1)
-        at = counterOf(await guest(sourceIp, '/cgi-bin/counter')).counter;
+      for (let index = 0; index < 3; index += 1) at = (await bump(sourceIp)).counter;
       await (await fleet.client.snapshot(source, { snapshotId: 'e2e-snap' })).result(120_000);
       // The original keeps running and writing its own disk.
-      const after = counterOf(await guest(sourceIp, '/cgi-bin/counter'));
-      expect(after.counter).toBe(at + 1);
+      const after = await bump(sourceIp);
+      expect(after.counter).toBeGreaterThan(at);
+      expect(Number(after.disk)).toBe(after.counter);
 
       const restored = await (await fleet.client.restore('e2e-snap', { sandboxId: 'e2e-restored' })).result(
         180_000,
@@ -98,11 +121,15 @@ describe.skipIf(!QEMU.ok)(
       expect(restoredIp).not.toBe(sourceIp);
       expect((await fleet.client.get('e2e-restored'))?.slot).not.toBe((await fleet.client.get(source))?.slot);
       expect(restored).toMatchObject({ state: 'running' });
-      // The disk holds the value written at snapshot time, not the original's later write.
-      expect(await guest(restoredIp, '/cgi-bin/disk')).toContain(`counter=${at}`);
-      const next = counterOf(await guest(restoredIp, '/cgi-bin/counter'));
-      expect(next.counter).toBe(at + 1);
-      expect(counterOf(await guest(sourceIp, '/cgi-bin/counter')).counter).toBe(at + 2);
+      // The restored disk holds the value of snapshot time, not the original's later write.
+      const atSnapshot = await diskCounter(restoredIp);
+      expect(atSnapshot).toBeGreaterThanOrEqual(at);
+      expect(atSnapshot).toBeLessThan(after.counter);
+      // Memory moved too: the restored guest counts on from the snapshot (a fresh guest would say 1).
+      const next = await bump(restoredIp);
+      expect(next.counter).toBeGreaterThan(atSnapshot);
+      expect(next.counter).toBeLessThan(atSnapshot + 5);
+      expect((await bump(sourceIp)).counter).toBeGreaterThan(after.counter);
     }, 300_000);
 
     it('reports a kill -9 of a QEMU process as a crash within 2 s', async () => {

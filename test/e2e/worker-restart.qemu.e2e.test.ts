@@ -7,6 +7,7 @@ import { defaultRunner } from '../../src/exec/command-runner.ts';
 import { listNetns, parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
 import { HangarClient } from '../../src/producer/hangar-client.ts';
 import { deleteKeys, hostNetwork, TEST_REDIS_URL } from '../support/fleet.ts';
+import { finishedJob } from '../support/jobs.ts';
 import { detachLoopsUnder } from '../support/loops.ts';
 import { spawnWorker } from '../support/spawn-worker.ts';
 import { makeTempDir, type TempDir } from '../support/temp-dir.ts';
@@ -66,27 +67,36 @@ describe.skipIf(!QEMU.ok)(
         (await (await client.create({ template: 'guest', vcpus: 1, memoryMib: 1024 })).result(180_000))
           .sandboxId,
       );
+      // Freeze QEMU so the snapshot job is certainly in flight (stuck on QMP) when the worker dies.
+      const { stdout: qemuPid } = await execa('pgrep', [
+        '-f',
+        join(dir.path, 'state', 'run', id, 'api.sock'),
+      ]);
+      const pid = Number(qemuPid.trim().split('\n')[0]);
+      process.kill(pid, 'SIGSTOP');
       const snapshot = await client.snapshot(id, { snapshotId: 'snap-restart' });
-      // Kill the worker as soon as the snapshot job is active (1 GiB of guest memory takes a second or more to migrate).
       for (
         let i = 0;
-        i < 100 && (await client.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
+        i < 200 && (await client.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
         i += 1
       ) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      await new Promise((resolve) => setTimeout(resolve, 200));
       first.kill('SIGKILL');
       await first;
+      process.kill(pid, 'SIGCONT');
 
       await startWorker();
       const result = await snapshot.result(180_000);
       expect(result).toMatchObject({ snapshotId: 'snap-restart' });
       expect((await client.get(id))?.state).toBe('running');
-      const job = await client.queueFor('hk').getJob(snapshot.jobId);
-      expect(job?.attemptsMade).toBeGreaterThanOrEqual(1);
+      // Started twice: once on the killed worker, once after the restart.
+      const job = await finishedJob(client.queueFor('hk'), snapshot.jobId);
+      expect(job.attemptsStarted).toBeGreaterThanOrEqual(2);
 
       await (await client.destroy(id)).result();
-      expect((await listNetns(defaultRunner)).filter((name) => name.startsWith('hgwr0-'))).toEqual([]);
+      expect((await listNetns(defaultRunner)).filter((name) => name.startsWith('hgwq0-'))).toEqual([]);
       const snapshotEntries = await readdir(join(dir.path, 'state', 'snapshots', 'snap-restart'));
       expect(snapshotEntries.some((name) => name.endsWith('.partial'))).toBe(false);
       const { stdout } = await execa('pgrep', ['-f', join(dir.path, 'state', 'run')], { reject: false });

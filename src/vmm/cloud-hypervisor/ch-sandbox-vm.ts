@@ -1,8 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { IllegalStateError } from '../../errors/index.ts';
 import { type Logger, silentLogger } from '../../logging/logger.ts';
-import { launchDetached, terminate, VmmProcess, waitReady } from '../process/index.ts';
+import { launchDetached, waitReady } from '../process/index.ts';
 import { inNetns } from '../process/namespaces.ts';
+import { SandboxProcess } from '../process/sandbox-process.ts';
 import { type RuntimePaths, runtimePaths } from '../runtime-paths.ts';
 import { diskUsage, isCompleteSnapshot, writeSnapshotAtomically } from '../snapshot-dir.ts';
 import type { EnsureOutcome, SandboxVm, SnapshotInfo, VmCrash, VmState } from '../vm-driver.ts';
@@ -50,9 +51,7 @@ export class ChSandboxVm implements SandboxVm {
   readonly #log: Logger;
   readonly #readyTimeoutMs: number;
   readonly #shutdown: ChShutdownTimeouts;
-  readonly #listeners = new Set<(crash: VmCrash) => void>();
-  #process: VmmProcess | undefined;
-  #unwatch: (() => void) | undefined;
+  readonly #process: SandboxProcess;
   #api: ChApiClient;
 
   constructor(sandboxId: string, runtimeDir: string, options: ChSandboxVmOptions) {
@@ -69,10 +68,11 @@ export class ChSandboxVm implements SandboxVm {
       ...options.shutdownTimeouts,
     };
     this.#api = new ChApiClient(this.paths.apiSocket);
+    this.#process = new SandboxProcess(sandboxId, this.paths, this.paths.vmmLog, this.#log);
   }
 
   get pid(): number | undefined {
-    return this.#process?.isAlive() ? this.#process.pid : undefined;
+    return this.#process.pid;
   }
 
   /** The API client of this VM's VMM (for calls outside the lifecycle, such as counters). */
@@ -80,17 +80,8 @@ export class ChSandboxVm implements SandboxVm {
     return this.#api;
   }
 
-  async reattach(): Promise<boolean> {
-    if (this.#process?.isAlive()) return true;
-    const found = await VmmProcess.reattach(this.paths.pidfile, {
-      outputPath: this.paths.output,
-      extraLogPath: this.paths.vmmLog,
-      logger: this.#log,
-    });
-    if (found === undefined) return false;
-    this.#adopt(found);
-    this.#log.info({ pid: found.pid }, 're-attached to running VMM');
-    return true;
+  reattach(): Promise<boolean> {
+    return this.#process.reattach();
   }
 
   async state(): Promise<VmState> {
@@ -173,32 +164,22 @@ export class ChSandboxVm implements SandboxVm {
       await this.#removeRuntimeFiles();
       return 'already';
     }
-    const proc = this.#process!;
-    proc.expectExit();
     const quick = new ChApiClient(this.paths.apiSocket, { timeouts: { default: this.#shutdown.apiMs } });
-    try {
-      // Each step may fail (no VM, API hung): the next one is stronger.
-      await quick.shutdown().catch((error) => this.#log.debug({ err: error }, 'vm.shutdown failed'));
-      await quick.shutdownVmm().catch((error) => this.#log.debug({ err: error }, 'vmm.shutdown failed'));
-    } finally {
-      await quick.close();
-    }
-    if (!(await proc.waitForExit(this.#shutdown.exitMs))) {
-      const how = await terminate(proc, {
-        termGraceMs: this.#shutdown.termMs,
-        killGraceMs: this.#shutdown.killMs,
-      });
-      this.#log.warn({ how }, 'VMM did not exit through its API; signalled');
-    }
-    this.#unwatch?.();
-    this.#process = undefined;
+    await this.#process.stop(async () => {
+      try {
+        // Each step may fail (no VM, API hung): the next one is stronger.
+        await quick.shutdown().catch((error) => this.#log.debug({ err: error }, 'vm.shutdown failed'));
+        await quick.shutdownVmm().catch((error) => this.#log.debug({ err: error }, 'vmm.shutdown failed'));
+      } finally {
+        await quick.close();
+      }
+    }, this.#shutdown);
     await this.#removeRuntimeFiles();
     return 'done';
   }
 
   onCrash(listener: (crash: VmCrash) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#process.onCrash(listener);
   }
 
   async #launch(spec: VmSpec, restoreDir?: string): Promise<void> {
@@ -223,7 +204,7 @@ export class ChSandboxVm implements SandboxVm {
       },
       this.#log,
     );
-    this.#adopt(proc);
+    this.#process.adopt(proc);
     await waitReady(
       proc,
       async () => {
@@ -233,16 +214,6 @@ export class ChSandboxVm implements SandboxVm {
       { timeoutMs: this.#readyTimeoutMs, intervalMs: 10 },
     );
     this.#log.info({ pid: proc.pid, restore: restoreDir !== undefined }, 'VMM launched');
-  }
-
-  #adopt(proc: VmmProcess): void {
-    this.#unwatch?.();
-    this.#process = proc;
-    this.#unwatch = proc.onUnexpectedExit((exit) => {
-      const crash: VmCrash = { sandboxId: this.sandboxId, ...exit };
-      this.#log.error({ crash }, 'VMM exited unexpectedly');
-      for (const listener of this.#listeners) listener(crash);
-    });
   }
 
   async #info(): Promise<VmInfo | undefined> {

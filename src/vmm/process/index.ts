@@ -20,6 +20,7 @@ export {
   readStartTime,
   readStat,
 } from './proc.ts';
+export { SandboxProcess } from './sandbox-process.ts';
 export { type TerminateOptions, type TerminateOutcome, terminate } from './terminate.ts';
 export { type ReattachOptions, type VmmExit, VmmProcess, type VmmProcessInit } from './vmm-process.ts';
 export { type WaitReadyOptions, waitReady } from './wait-ready.ts';

@@ -2,7 +2,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IllegalStateError } from '../../errors/index.ts';
 import { type Logger, silentLogger } from '../../logging/logger.ts';
-import { launchDetached, terminate, VmmProcess, waitReady } from '../process/index.ts';
+import { launchDetached, waitReady } from '../process/index.ts';
+import { SandboxProcess } from '../process/sandbox-process.ts';
 import { type RuntimePaths, runtimePaths } from '../runtime-paths.ts';
 import { diskUsage, isCompleteSnapshot, writeSnapshotAtomically } from '../snapshot-dir.ts';
 import type { EnsureOutcome, SandboxVm, SnapshotInfo, VmCrash, VmState } from '../vm-driver.ts';
@@ -51,9 +52,7 @@ export class QemuSandboxVm implements SandboxVm {
   readonly #readyTimeoutMs: number;
   readonly #qmpTimeoutMs: number;
   readonly #shutdown: QemuShutdownTimeouts;
-  readonly #listeners = new Set<(crash: VmCrash) => void>();
-  #process: VmmProcess | undefined;
-  #unwatch: (() => void) | undefined;
+  readonly #process: SandboxProcess;
 
   constructor(sandboxId: string, runtimeDir: string, options: QemuSandboxVmOptions) {
     this.sandboxId = sandboxId;
@@ -65,23 +64,15 @@ export class QemuSandboxVm implements SandboxVm {
     this.#qmpTimeoutMs = options.qmpTimeoutMs ?? 5_000;
     const shutdownDefaults = { qmpMs: 2_000, exitMs: 3_000, termMs: 2_000, killMs: 2_000 };
     this.#shutdown = { ...shutdownDefaults, ...options.shutdownTimeouts };
+    this.#process = new SandboxProcess(sandboxId, this.paths, this.paths.serialLog, this.#log);
   }
 
   get pid(): number | undefined {
-    return this.#process?.isAlive() ? this.#process.pid : undefined;
+    return this.#process.pid;
   }
 
-  async reattach(): Promise<boolean> {
-    if (this.#process?.isAlive()) return true;
-    const found = await VmmProcess.reattach(this.paths.pidfile, {
-      outputPath: this.paths.output,
-      extraLogPath: this.paths.serialLog,
-      logger: this.#log,
-    });
-    if (found === undefined) return false;
-    this.#adopt(found);
-    this.#log.info({ pid: found.pid }, 're-attached to running QEMU');
-    return true;
+  reattach(): Promise<boolean> {
+    return this.#process.reattach();
   }
 
   async state(): Promise<VmState> {
@@ -159,7 +150,7 @@ export class QemuSandboxVm implements SandboxVm {
       loading ||= inmigrate;
       return !inmigrate;
     };
-    await waitReady(this.#process!, loaded, {
+    await waitReady(this.#process.adopted!, loaded, {
       timeoutMs: migrationTimeoutMs(launched.memoryMib),
       intervalMs: 50,
     });
@@ -176,28 +167,18 @@ export class QemuSandboxVm implements SandboxVm {
       await this.#removeRuntimeFiles();
       return 'already';
     }
-    const proc = this.#process!;
-    proc.expectExit();
-    // Each step may fail (QMP busy or hung): the next one is stronger.
-    await this.#qmp((qmp) => qmp.execute('quit'), this.#shutdown.qmpMs).catch((error) =>
-      this.#log.debug({ err: error }, 'QMP quit failed'),
-    );
-    if (!(await proc.waitForExit(this.#shutdown.exitMs))) {
-      const how = await terminate(proc, {
-        termGraceMs: this.#shutdown.termMs,
-        killGraceMs: this.#shutdown.killMs,
-      });
-      this.#log.warn({ how }, 'QEMU did not exit through QMP quit; signalled');
-    }
-    this.#unwatch?.();
-    this.#process = undefined;
+    await this.#process.stop(async () => {
+      // QMP quit may fail (busy or hung): the signals that follow are stronger.
+      await this.#qmp((qmp) => qmp.execute('quit'), this.#shutdown.qmpMs).catch((error) =>
+        this.#log.debug({ err: error }, 'QMP quit failed'),
+      );
+    }, this.#shutdown);
     await this.#removeRuntimeFiles();
     return 'done';
   }
 
   onCrash(listener: (crash: VmCrash) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#process.onCrash(listener);
   }
 
   async #launch(spec: VmSpec, incoming?: string): Promise<void> {
@@ -224,7 +205,7 @@ export class QemuSandboxVm implements SandboxVm {
       },
       this.#log,
     );
-    this.#adopt(proc);
+    this.#process.adopt(proc);
     await waitReady(
       proc,
       async () => {
@@ -234,16 +215,6 @@ export class QemuSandboxVm implements SandboxVm {
       { timeoutMs: this.#readyTimeoutMs, intervalMs: 20 },
     );
     this.#log.info({ pid: proc.pid, restore: incoming !== undefined, accel: this.#accel }, 'QEMU launched');
-  }
-
-  #adopt(proc: VmmProcess): void {
-    this.#unwatch?.();
-    this.#process = proc;
-    this.#unwatch = proc.onUnexpectedExit((exit) => {
-      const crash: VmCrash = { sandboxId: this.sandboxId, ...exit };
-      this.#log.error({ crash }, 'QEMU exited unexpectedly');
-      for (const listener of this.#listeners) listener(crash);
-    });
   }
 
   // One short QMP session per step: QEMU serves a single QMP client at a time.
