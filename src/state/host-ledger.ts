@@ -1,25 +1,30 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { SandboxState } from '../events/event-schemas.ts';
-import { Labels } from '../queues/job-schemas.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
+import { readFileIfExists } from '../util/read-file-if-exists.ts';
 import { Identifier } from '../validation/identifiers.ts';
+import { SandboxRecord } from './record-schemas.ts';
 
-/** What this host holds for one sandbox: enough to find every resource again after a restart. */
-export const LedgerEntry = z.object({
-  sandboxId: Identifier,
-  state: SandboxState,
-  template: Identifier,
-  vcpus: z.number().int(),
-  memoryMib: z.number().int(),
-  labels: Labels,
-  slot: z.number().int().optional(),
-  address: z.string().optional(),
-  fromSnapshot: Identifier.optional(),
+/**
+ * What this host holds for one sandbox: the fleet record's own fields (no host, timings or
+ * runtime facts), plus what a retried snapshot needs. Enough to find every resource again.
+ */
+export const LedgerEntry = SandboxRecord.pick({
+  sandboxId: true,
+  state: true,
+  template: true,
+  vcpus: true,
+  memoryMib: true,
+  labels: true,
+  slot: true,
+  address: true,
+  fromSnapshot: true,
+  createdAt: true,
+}).extend({
   /** The state a snapshot returns the sandbox to; kept here so a retried snapshot knows it. */
   priorState: SandboxState.optional(),
-  createdAt: z.iso.datetime(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
 
@@ -48,11 +53,8 @@ export class HostLedger {
   static async open(path: string): Promise<HostLedger> {
     const ledger = new HostLedger(path);
     await mkdir(dirname(path), { recursive: true });
-    try {
-      ledger.#data = LedgerFile.parse(JSON.parse(await readFile(path, 'utf8')));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    const text = await readFileIfExists(path);
+    if (text !== undefined) ledger.#data = LedgerFile.parse(JSON.parse(text));
     return ledger;
   }
 

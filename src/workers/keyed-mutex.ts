@@ -21,9 +21,4 @@ export class KeyedMutex {
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
     }
   }
-
-  /** Keys with a task running or waiting. */
-  get busyKeys(): number {
-    return this.#tails.size;
-  }
 }

@@ -1,5 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isStagingLeftover } from '../vmm/snapshot-dir.ts';
 import type { HostContext } from './host-context.ts';
 import { baseOf } from './operations/sandbox-resources.ts';
 import { publishRecord, setSandboxState } from './sandbox-records.ts';
@@ -56,7 +57,7 @@ async function sweepSnapshotStaging(ctx: HostContext): Promise<string[]> {
   for (const name of names) {
     const vmDir = join(root, name);
     for (const inner of await readdir(vmDir).catch(() => [] as string[])) {
-      if (inner.endsWith('.partial')) {
+      if (isStagingLeftover(inner)) {
         await rm(join(vmDir, inner), { recursive: true, force: true });
         removed.push(join(vmDir, inner));
       }

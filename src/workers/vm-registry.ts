@@ -29,8 +29,4 @@ export class VmRegistry {
   forget(sandboxId: string): void {
     this.#vms.delete(sandboxId);
   }
-
-  ids(): string[] {
-    return [...this.#vms.keys()];
-  }
 }

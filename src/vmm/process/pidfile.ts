@@ -1,8 +1,9 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { ValidationError } from '../../errors/index.ts';
 import { type Logger, silentLogger } from '../../logging/logger.ts';
 import { writeFileAtomic } from '../../util/atomic-write.ts';
+import { readFileIfExists } from '../../util/read-file-if-exists.ts';
 
 /** What a VMM pidfile records: enough to find the same process again after a worker restart. */
 export const PidfileRecord = z.object({
@@ -33,13 +34,8 @@ export async function readPidfile(
   path: string,
   logger: Logger = silentLogger,
 ): Promise<PidfileRecord | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readFileIfExists(path);
+  if (text === undefined) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ValidationError } from '../../errors/index.ts';
 import { writeFileAtomic } from '../../util/atomic-write.ts';
+import { readFileIfExists } from '../../util/read-file-if-exists.ts';
 import type { VmSpec } from '../vm-spec.ts';
 
 /**
@@ -35,13 +35,8 @@ export async function writeSpecFile(dir: string, record: SpecRecord): Promise<vo
 /** Reads `dir`/vm-spec.json; undefined when absent, ValidationError when it does not parse. */
 export async function readSpecFile(dir: string): Promise<SpecRecord | undefined> {
   const path = join(dir, SPEC_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readFileIfExists(path);
+  if (text === undefined) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -1,16 +1,12 @@
 import { join } from 'node:path';
-import type { RootDisk } from '../../devicemapper/root-disk-provider.ts';
 import { IllegalStateError, NotFoundError } from '../../errors/index.ts';
-import type { SlotLayout } from '../../network/index.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
-import { waitGuestReady } from '../guest-readiness.ts';
 import type { HostContext } from '../host-context.ts';
-import { setSandboxState } from '../sandbox-records.ts';
-import { vmSpecFor } from '../vm-spec-for.ts';
+import { sandboxBuildSteps } from './build-sandbox.ts';
 import { summary } from './create.ts';
 import { type OperationResult, type OperationRun, runOperationSteps } from './operation.ts';
-import { baseOf, ensureSlot, releaseSlot } from './sandbox-resources.ts';
+import { baseOf } from './sandbox-resources.ts';
 
 /**
  * restore: a new sandbox from a snapshot on this host: slot + network, a disk that starts
@@ -39,7 +35,7 @@ export async function restoreSandbox(
     });
   }
   const dir = ctx.paths.snapshotDir(payload.snapshotId);
-  let entry: LedgerEntry = existing ?? {
+  const initial: LedgerEntry = existing ?? {
     sandboxId: payload.sandboxId,
     state: 'restoring',
     template: snapshot.template,
@@ -50,44 +46,12 @@ export async function restoreSandbox(
     createdAt: new Date().toISOString(),
   };
   const vm = ctx.vms.get(payload.sandboxId);
-  let slot: SlotLayout | undefined;
-  let disk: RootDisk | undefined;
-  await runOperationSteps(run, [
-    { name: 'record', run: async () => (entry = await setSandboxState(ctx, entry, 'restoring')) },
-    {
-      name: 'network',
-      run: async () => {
-        slot = await ensureSlot(ctx, entry);
-        entry = { ...entry, slot: slot.slot, address: slot.hostIp };
-        await ctx.ledger.put(entry);
-      },
-      undo: () => releaseSlot(ctx, entry),
-    },
-    {
-      name: 'disk',
-      run: async () =>
-        (disk = await ctx.disks.createFromCow(entry.sandboxId, baseOf(ctx, entry), join(dir, 'disk.cow'))),
-      undo: () => ctx.disks.remove(entry.sandboxId, baseOf(ctx, entry)),
-    },
-    {
-      name: 'vm',
-      run: () =>
-        vm.restoreFrom(join(dir, 'vm'), vmSpecFor(ctx, entry, slot!, disk!), { resume: payload.resume }),
-      undo: () => vm.shutdown(),
-    },
-    {
-      name: 'guest-ready',
-      run: async () =>
-        payload.resume ? waitGuestReady(ctx.templates.get(entry.template), slot!.hostIp, entry.memoryMib) : 0,
-    },
-    {
-      name: 'ready',
-      run: async () =>
-        (entry = await setSandboxState(ctx, entry, payload.resume ? 'running' : 'paused', {
-          diskBytes: disk!.usedBytes,
-          pid: vm.pid,
-        })),
-    },
-  ]);
-  return summary(entry, 'done');
+  const build = sandboxBuildSteps(ctx, initial, {
+    building: 'restoring',
+    disk: (entry) => ctx.disks.createFromCow(entry.sandboxId, baseOf(ctx, entry), join(dir, 'disk.cow')),
+    vm: (spec) => vm.restoreFrom(join(dir, 'vm'), spec, { resume: payload.resume }),
+    final: payload.resume ? 'running' : 'paused',
+  });
+  await runOperationSteps(run, build.steps);
+  return summary(build.entry(), 'done');
 }

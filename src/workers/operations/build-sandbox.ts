@@ -1,0 +1,67 @@
+import type { RootDisk } from '../../devicemapper/root-disk-provider.ts';
+import type { SandboxState } from '../../events/event-schemas.ts';
+import type { SlotLayout } from '../../network/index.ts';
+import type { LedgerEntry } from '../../state/host-ledger.ts';
+import type { VmSpec } from '../../vmm/vm-spec.ts';
+import { waitGuestReady } from '../guest-readiness.ts';
+import type { HostContext } from '../host-context.ts';
+import { setSandboxState } from '../sandbox-records.ts';
+import type { Step } from '../step-runner.ts';
+import { vmSpecFor } from '../vm-spec-for.ts';
+import { baseOf, ensureSlot, releaseSlot } from './sandbox-resources.ts';
+
+/** How create and restore differ: the state while building, where the disk and VM come from, where it ends. */
+export interface SandboxBuildPlan {
+  building: 'creating' | 'restoring';
+  disk(entry: LedgerEntry): Promise<RootDisk>;
+  vm(spec: VmSpec): Promise<unknown>;
+  final: Extract<SandboxState, 'running' | 'paused'>;
+}
+
+/**
+ * The steps that bring up a sandbox, shared by create and restore: the record in its
+ * building state, a network slot, the disk, the VM, the guest answering (when it runs),
+ * the final state. Each undo tolerates what is already gone. Returns the steps and a getter
+ * for the entry as the steps leave it.
+ */
+export function sandboxBuildSteps(
+  ctx: HostContext,
+  initial: LedgerEntry,
+  plan: SandboxBuildPlan,
+): { steps: Step[]; entry: () => LedgerEntry } {
+  let entry = initial;
+  let slot: SlotLayout | undefined;
+  let disk: RootDisk | undefined;
+  const vm = ctx.vms.get(entry.sandboxId);
+  const steps: Step[] = [
+    { name: 'record', run: async () => (entry = await setSandboxState(ctx, entry, plan.building)) },
+    {
+      name: 'network',
+      run: async () => {
+        slot = await ensureSlot(ctx, entry);
+        entry = { ...entry, slot: slot.slot, address: slot.hostIp };
+        await ctx.ledger.put(entry);
+      },
+      undo: () => releaseSlot(ctx, entry),
+    },
+    {
+      name: 'disk',
+      run: async () => (disk = await plan.disk(entry)),
+      undo: () => ctx.disks.remove(entry.sandboxId, baseOf(ctx, entry)),
+    },
+    { name: 'vm', run: () => plan.vm(vmSpecFor(ctx, entry, slot!, disk!)), undo: () => vm.shutdown() },
+    {
+      name: 'guest-ready',
+      run: async () =>
+        plan.final === 'running'
+          ? waitGuestReady(ctx.templates.get(entry.template), slot!.hostIp, entry.memoryMib)
+          : 0,
+    },
+    {
+      name: plan.final,
+      run: async () =>
+        (entry = await setSandboxState(ctx, entry, plan.final, { diskBytes: disk!.usedBytes, pid: vm.pid })),
+    },
+  ];
+  return { steps, entry: () => entry };
+}
