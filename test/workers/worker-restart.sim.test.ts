@@ -1,72 +1,32 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkerConfigInput } from '../../src/config/worker-config.ts';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
 import { defaultRunner } from '../../src/exec/command-runner.ts';
-import { listNetns, parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
-import { HangarClient } from '../../src/producer/hangar-client.ts';
-import { deleteKeys, hostNetwork, TEST_REDIS_URL } from '../support/fleet.ts';
-import { detachLoopsUnder } from '../support/loops.ts';
-import { spawnWorker } from '../support/spawn-worker.ts';
-import { makeTempDir, type TempDir } from '../support/temp-dir.ts';
+import { listNetns } from '../../src/network/index.ts';
+import { useKillableWorker } from '../support/killable-worker.ts';
 
 const identity = { prefix: 'hgwr', octet: 160 };
 
 // The worker runs in its own process so it can be SIGKILLed mid-snapshot; the VMM is the simulator.
 describe('a worker killed mid-job and restarted [CH simulator stand-in]', () => {
-  let dir: TempDir;
-  let client: HangarClient;
-  const keyPrefix = `hangar-test-wr-${process.pid}`;
-  const children: ResultPromise[] = [];
-
-  function startWorker(): Promise<{ child: ResultPromise }> {
-    const config = {
-      hostId: 'hk',
-      redisUrl: TEST_REDIS_URL,
-      keyPrefix,
-      stateDir: join(dir.path, 'state'),
-      vmm: 'simulator',
-      disk: 'file',
-      poolSize: 0,
-      heartbeatMs: 300,
-      lockDurationMs: 1_500,
-      stalledIntervalMs: 700,
-      network: hostNetwork(identity, 0),
-      vmmEnv: { HANGAR_SIM_LATENCY: 'snapshot=2500' },
-    };
-    const started = spawnWorker(config as WorkerConfigInput, join(dir.path, 'templates'));
-    void started.then(({ child }) => children.push(child));
-    return started;
-  }
-
-  beforeAll(async () => {
-    dir = await makeTempDir('hangar-restart-');
-    client = await HangarClient.connect({ redisUrl: TEST_REDIS_URL, keyPrefix });
+  const host = useKillableWorker({
+    identity,
+    vmm: 'simulator',
+    vmmEnv: { HANGAR_SIM_LATENCY: 'snapshot=2500' },
   });
-
-  afterAll(async () => {
-    await client?.close();
-    for (const child of children) child.kill('SIGKILL');
-    const config = parseNetworkConfig(hostNetwork(identity, 0));
-    await sweepNetwork(config, new Set());
-    await removeHostNetwork(config);
-    await execa('pkill', ['-9', '-f', dir.path], { reject: false });
-    await detachLoopsUnder(dir.path);
-    await deleteKeys(keyPrefix);
-    await dir.remove();
-  }, 60_000);
+  const startWorker = () => host.startWorker();
 
   it('finishes the job on retry after a restart, re-attaching the running VM, and leaves nothing behind', async () => {
     const { child: first } = await startWorker();
     const id = String(
-      (await (await client.create({ template: 'base', vcpus: 1, memoryMib: 256 })).result()).sandboxId,
+      (await (await host.client.create({ template: 'base', vcpus: 1, memoryMib: 256 })).result()).sandboxId,
     );
-    const snapshot = await client.snapshot(id, { snapshotId: 'snap-restart' });
+    const snapshot = await host.client.snapshot(id, { snapshotId: 'snap-restart' });
     // Wait until the snapshot is under way (the simulator takes 2.5 s), then kill the worker.
     for (
       let i = 0;
-      i < 100 && (await client.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
+      i < 100 && (await host.client.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
       i += 1
     ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -78,15 +38,15 @@ describe('a worker killed mid-job and restarted [CH simulator stand-in]', () => 
     await startWorker();
     const result = await snapshot.result(60_000);
     expect(result).toMatchObject({ snapshotId: 'snap-restart' });
-    expect((await client.get(id))?.state).toBe('running');
-    const job = await client.queueFor('hk').getJob(snapshot.jobId);
+    expect((await host.client.get(id))?.state).toBe('running');
+    const job = await host.client.queueFor('hk').getJob(snapshot.jobId);
     expect(job?.attemptsMade).toBeGreaterThanOrEqual(1);
 
-    await (await client.destroy(id)).result();
+    await (await host.client.destroy(id)).result();
     expect((await listNetns(defaultRunner)).filter((name) => name.startsWith('hgwr0-'))).toEqual([]);
-    const snapshotEntries = await readdir(join(dir.path, 'state', 'snapshots', 'snap-restart'));
+    const snapshotEntries = await readdir(join(host.dir, 'state', 'snapshots', 'snap-restart'));
     expect(snapshotEntries.some((name) => name.endsWith('.partial'))).toBe(false);
-    const { stdout } = await execa('pgrep', ['-f', join(dir.path, 'state', 'run')], { reject: false });
+    const { stdout } = await execa('pgrep', ['-f', join(host.dir, 'state', 'run')], { reject: false });
     expect(stdout.trim()).toBe('');
   }, 90_000);
 });
