@@ -21,6 +21,12 @@ export const WorkerConfig = z
       .object({ vcpus: z.number().int().min(1), memoryMib: z.number().int().min(128) })
       .default({ vcpus: 64, memoryMib: 131_072 }),
     heartbeatMs: z.number().int().min(100).max(60_000).default(2_000),
+    /** A host silent this long (after its heartbeat expired) is marked lost; it recovers when it beats again. */
+    lostAfterMs: z.number().int().min(1_000).default(15_000),
+    /** How often the worker republishes its ledger and settles jobs BullMQ failed behind its back. */
+    maintenanceMs: z.number().int().min(500).default(30_000),
+    /** Disk space (MiB) in the state dir that creates, restores and snapshots never eat into. */
+    diskReserveMib: z.number().int().min(0).default(1_024),
     /** BullMQ job lock; a worker that dies mid-job frees its jobs for retry after this long. */
     lockDurationMs: z.number().int().min(1_000).default(60_000),
     stalledIntervalMs: z.number().int().min(500).default(15_000),
@@ -59,6 +65,15 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Parti
     disk: env.HANGAR_DISK as WorkerConfigInput['disk'],
     poolSize: number(env.HANGAR_POOL_SIZE),
     templatesFile: env.HANGAR_TEMPLATES,
+    diskReserveMib: number(env.HANGAR_DISK_RESERVE_MIB),
+    ...(env.HANGAR_VCPUS === undefined && env.HANGAR_MEMORY_MIB === undefined
+      ? {}
+      : {
+          capacity: {
+            vcpus: number(env.HANGAR_VCPUS) ?? 64,
+            memoryMib: number(env.HANGAR_MEMORY_MIB) ?? 131_072,
+          },
+        }),
   };
   return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined));
 }

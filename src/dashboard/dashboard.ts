@@ -9,9 +9,11 @@ import { KeySpace } from '../queues/names.ts';
 import { connectRedis, whenReady } from '../redis/connections.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { BasicAuthCredentials, basicAuth } from './basic-auth.ts';
+import { assertNotExposed } from './exposure.ts';
 import { fleetSummary } from './fleet-summary.ts';
 import { closeServer, listen, urlOf } from './listen.ts';
 import { QueueRegistry } from './queue-registry.ts';
+import { refuseActions } from './read-only.ts';
 
 /** Where Bull Board is mounted. */
 export const BOARD_PATH = '/admin/queues';
@@ -25,9 +27,13 @@ export const DashboardOptions = z
       .regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, 'must be 1-41 chars of a-z, 0-9, _ -')
       .default('hangar'),
     port: z.number().int().min(0).max(65_535).default(3000),
+    /** Anything but loopback (127.0.0.0/8, ::1, localhost) needs basicAuth. */
     host: z.string().min(1).default('127.0.0.1'),
-    /** Bull Board shows jobs but offers no retry, clean, pause or remove. */
-    readOnly: z.boolean().default(false),
+    /**
+     * Let Bull Board add, retry, promote, clean, pause and remove jobs. Off by default: the
+     * workers run jobs as root, so an action here is code run on the hosts.
+     */
+    allowActions: z.boolean().default(false),
     basicAuth: BasicAuthCredentials.optional(),
     /** How often new hosts' queues are looked for (ms). */
     refreshMs: z.number().int().min(100).max(600_000).default(3_000),
@@ -40,19 +46,25 @@ export interface Dashboard {
   /** Base URL; Bull Board is at `${url}/admin/queues`. */
   url: string;
   port: number;
+  /** Whether actions are refused (allowActions was not given). */
+  readOnly: boolean;
   /** Stops the refresh, the HTTP server (the port is free on return) and the Redis connection. */
   close(): Promise<void>;
 }
 
 /**
  * Serves Bull Board over every host queue and the batch queue, plus `/healthz` and a small
- * JSON `/api/fleet`. Optional basic auth guards everything but `/healthz`.
+ * JSON `/api/fleet`. Optional basic auth guards everything but `/healthz`; without
+ * allowActions every request but GET and HEAD is refused (403). Throws DashboardExposedError
+ * for a non-loopback host without basicAuth.
  */
 export async function startDashboard(input: DashboardOptionsInput & { logger?: Logger }): Promise<Dashboard> {
   const { logger, ...rest } = input;
   const parsed = DashboardOptions.safeParse(rest);
   if (!parsed.success) throw ValidationError.fromZod('dashboard options', parsed.error);
   const options = parsed.data;
+  assertNotExposed(options.host, options.basicAuth);
+  const readOnly = !options.allowActions;
   const log = (logger ?? silentLogger).child({ component: 'dashboard' });
 
   const redis = await whenReady(connectRedis(options.redisUrl, 'producer'));
@@ -64,10 +76,20 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
     serverAdapter,
     options: { uiConfig: { boardTitle: `hangar (${options.keyPrefix})` } },
   });
-  const registry = new QueueRegistry({ board, store, connection: redis, ...options, logger: log });
+  const registry = new QueueRegistry({
+    board,
+    store,
+    connection: redis,
+    keyPrefix: options.keyPrefix,
+    readOnly,
+    logger: log,
+  });
 
   const app = express();
   app.disable('x-powered-by');
+  // First, ahead of auth and routing: Bull Board's readOnlyMode hides the buttons, this
+  // makes sure a hand-made request cannot act either.
+  if (readOnly) app.use(refuseActions());
   app.get('/healthz', (_request, response) => {
     response.type('text/plain').send('ok\n');
   });
@@ -87,10 +109,11 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
       registry.refresh().catch((error: unknown) => log.warn({ err: error }, 'queue refresh failed'));
     }, options.refreshMs);
     const url = urlOf(address);
-    log.info({ url: `${url}${BOARD_PATH}`, readOnly: options.readOnly }, 'dashboard listening');
+    log.info({ url: `${url}${BOARD_PATH}`, readOnly }, 'dashboard listening');
     return {
       url,
       port: address.port,
+      readOnly,
       async close() {
         clearInterval(timer);
         await closeServer(server).catch(() => undefined);

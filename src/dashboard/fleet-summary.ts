@@ -12,8 +12,8 @@ export interface FleetSummary {
 /** Reads the fleet's records into a small summary (cheap enough to poll). */
 export async function fleetSummary(store: FleetStore, queues: readonly string[]): Promise<FleetSummary> {
   const [live, known, sandboxes] = await Promise.all([
-    store.liveHosts(),
-    store.knownHosts(),
+    store.hosts.liveHosts(),
+    store.hosts.knownHosts(),
     store.listSandboxes(),
   ]);
   const byState: Partial<Record<SandboxState, number>> = {};

@@ -1,4 +1,5 @@
-// The Bull Board dashboard over a fleet's queues, with basic auth and a small fleet JSON API.
+// The Bull Board dashboard over a fleet's queues: read-only unless allowed, basic auth (required
+// beyond loopback) and a small fleet JSON API.
 export { BasicAuthCredentials, basicAuth, parseBasicAuth } from './basic-auth.ts';
 export {
   BOARD_PATH,
@@ -7,6 +8,8 @@ export {
   type DashboardOptionsInput,
   startDashboard,
 } from './dashboard.ts';
+export { assertNotExposed, DashboardExposedError, isLoopbackHost } from './exposure.ts';
 export { type FleetSummary, fleetSummary } from './fleet-summary.ts';
 export { PortInUseError } from './listen.ts';
 export { QueueRegistry } from './queue-registry.ts';
+export { READ_ONLY_MESSAGE, refuseActions } from './read-only.ts';

@@ -48,7 +48,7 @@ export class QueueRegistry {
   /** Adds the batch queue and the queue of every host registered since the last call. */
   async refresh(): Promise<void> {
     this.#add(BATCH_QUEUE);
-    const hosts = await this.#store.knownHosts();
+    const hosts = await this.#store.hosts.knownHosts();
     for (const hostId of [...hosts].sort()) {
       try {
         this.#add(hostQueueName(hostId));

@@ -72,6 +72,8 @@ async function dashboardOnFreePort(options: DemoFleetOptions): Promise<Dashboard
       return await startDashboard({
         redisUrl: options.redisUrl,
         keyPrefix: options.keyPrefix,
+        // Loopback needs no credentials; read-only is enough, the tour acts through the client.
+        host: '127.0.0.1',
         port,
         logger: options.logger,
       });

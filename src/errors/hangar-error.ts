@@ -11,6 +11,10 @@ export const ErrorCode = {
   Command: 'E_COMMAND',
   HostLost: 'E_HOST_LOST',
   Capacity: 'E_CAPACITY',
+  Conflict: 'E_CONFLICT',
+  CorruptState: 'E_CORRUPT_STATE',
+  Superseded: 'E_SUPERSEDED',
+  Stalled: 'E_STALLED',
   Internal: 'E_INTERNAL',
 } as const;
 
@@ -38,7 +42,18 @@ export class HangarError extends Error {
   }
 }
 
-/** Whether a code means "retrying cannot help": the input or the state is wrong, not the host. */
+const PERMANENT: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.Validation,
+  ErrorCode.IllegalState,
+  ErrorCode.NotFound,
+  ErrorCode.Capacity,
+  ErrorCode.Conflict,
+  ErrorCode.CorruptState,
+  ErrorCode.Superseded,
+  ErrorCode.Stalled,
+]);
+
+/** Whether a code means "retrying cannot help": the input, the state or the host's room is wrong. */
 export function isPermanent(code: ErrorCode): boolean {
-  return code === ErrorCode.Validation || code === ErrorCode.IllegalState || code === ErrorCode.NotFound;
+  return PERMANENT.has(code);
 }

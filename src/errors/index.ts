@@ -1,2 +1,13 @@
 export { ErrorCode, HangarError, isPermanent } from './hangar-error.ts';
-export { CommandError, IllegalStateError, NotFoundError, TimeoutError, ValidationError } from './kinds.ts';
+export {
+  CapacityError,
+  CommandError,
+  ConflictError,
+  CorruptStateError,
+  IllegalStateError,
+  NotFoundError,
+  StalledError,
+  SupersededError,
+  TimeoutError,
+  ValidationError,
+} from './kinds.ts';

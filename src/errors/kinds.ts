@@ -61,3 +61,41 @@ export class CommandError extends HangarError {
     this.exitCode = exitCode;
   }
 }
+
+/** The host has no room for the request; says what was asked and what is free. Never retried. */
+export class CapacityError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.Capacity, message, { details });
+  }
+}
+
+/** An id is already taken by something else (a snapshot id of another sandbox, a reused sandbox id). */
+export class ConflictError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.Conflict, message, { details });
+  }
+}
+
+/** A stored record does not parse; names the key or file. Never retried: retrying reads the same bytes. */
+export class CorruptStateError extends HangarError {
+  readonly key: string;
+
+  constructor(key: string, cause?: unknown) {
+    super(ErrorCode.CorruptState, `corrupt record at ${key}`, { details: { key }, cause });
+    this.key = key;
+  }
+}
+
+/** A job whose place in its sandbox's order has passed without it (a later job already ran). */
+export class SupersededError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.Superseded, message, { details });
+  }
+}
+
+/** BullMQ gave up on a job that stalled too often (its worker kept dying); its work was rolled back. */
+export class StalledError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.Stalled, message, { details });
+  }
+}

@@ -61,6 +61,8 @@ export const HangarEvent = z.discriminatedUnion('type', [
     logTail: z.string(),
   }),
   z.object({ ...Base, type: z.literal('host.lost'), lostHostId: Identifier, sandboxes: z.array(Identifier) }),
+  /** A host marked lost beats again; its sandboxes' records are back to what its ledger says. */
+  z.object({ ...Base, type: z.literal('host.recovered'), sandboxes: z.array(Identifier) }),
   z.object({
     ...Base,
     type: z.literal('batch.completed'),

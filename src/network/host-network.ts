@@ -35,8 +35,9 @@ export async function ensureHostNetwork(
 }
 
 /**
- * Deletes the host table (absent is fine) and says whether it was there. Leaves ip_forward
- * on: other software on the host may rely on it, and turning it off is not ours to decide.
+ * Deletes the host table (absent is fine) and says whether it was there: the only way it
+ * goes (sweepNetwork never removes it), when the host stops running sandboxes. Leaves
+ * ip_forward on: other software on the host may rely on it, and turning it off is not ours to decide.
  */
 export async function removeHostNetwork(
   config: NetworkConfig,

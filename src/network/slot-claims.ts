@@ -244,10 +244,16 @@ export class SlotClaims {
     return { slots, temps };
   }
 
+  // A temp file names its writer's pid: once that process is gone (killed between temp and
+  // link) the file is garbage at once; otherwise only after STALE_TEMP_MS (pids get reused).
   async #removeIfStale(name: string): Promise<void> {
     const path = join(this.dir, name);
+    const writer = Number(/^\.claim-(\d+)-/.exec(name)?.[1]);
     const info = await stat(path).catch(() => undefined);
-    if (info && Date.now() - info.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => {});
+    if (info === undefined) return;
+    if ((Number.isInteger(writer) && !isAlive(writer)) || Date.now() - info.mtimeMs > STALE_TEMP_MS) {
+      await unlink(path).catch(() => {});
+    }
   }
 }
 
@@ -265,6 +271,15 @@ function* candidates(
   }
   for (let slot = 1; slot <= maxSlots; slot++) {
     if (slot !== prefer && (taken.has(slot) || trying.has(slot))) yield slot;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoOf(error) !== 'ESRCH';
   }
 }
 

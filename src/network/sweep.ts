@@ -1,6 +1,5 @@
 import { type CommandRunner, defaultRunner } from '../exec/command-runner.ts';
 import { runTolerating } from './command.ts';
-import { removeHostNetwork } from './host-network.ts';
 import { listNetns, readLinks, readRoutes } from './inspect.ts';
 import { cidrContains, parseCidr, parseIpv4 } from './ipv4.ts';
 import type { NetworkConfig } from './network-config.ts';
@@ -12,8 +11,6 @@ export interface SweepResult {
   links: string[];
   /** Host routes, as their destination address. */
   routes: string[];
-  /** Whether the host table was removed (only when no slot is owned). */
-  hostTable: boolean;
 }
 
 /** The slot a host route's destination belongs to (a /32 inside hostRange), or undefined. */
@@ -27,8 +24,9 @@ function slotOfRoute(dst: string, config: NetworkConfig): number | undefined {
 
 /**
  * Startup sweep: removes this prefix's namespaces, host veths and host routes whose slot is
- * not in `ownedSlots` (left by a crash or a previous run), keeping the owned ones. With no
- * slot owned it also removes the host table.
+ * not in `ownedSlots` (left by a crash or a previous run), keeping the owned ones. It never
+ * touches the host table: that is the host's guard (forward, input, masquerade), built before
+ * any slot is owned, and only removeHostNetwork takes it away.
  */
 export async function sweepNetwork(
   config: NetworkConfig,
@@ -41,7 +39,7 @@ export async function sweepNetwork(
     readLinks(runner),
     listNetns(runner),
   ]);
-  const result: SweepResult = { namespaces: [], links: [], routes: [], hostTable: false };
+  const result: SweepResult = { namespaces: [], links: [], routes: [] };
 
   const strayRoutes = (routes ?? []).filter((route) => stray(slotOfRoute(route.dst, config)));
   await Promise.all(
@@ -68,7 +66,6 @@ export async function sweepNetwork(
       }
     }),
   );
-  if (ownedSlots.size === 0) result.hostTable = await removeHostNetwork(config, runner);
   for (const list of [result.namespaces, result.links, result.routes]) list.sort();
   return result;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { IllegalStateError, NotFoundError, ValidationError } from '../errors/index.ts';
+import { ConflictError, IllegalStateError, NotFoundError, ValidationError } from '../errors/index.ts';
 import { type ReadEventsOptions, readEvents } from '../events/event-reader.ts';
 import type { PositionedEvent } from '../events/event-schemas.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
@@ -9,11 +9,10 @@ import { DEFAULT_JOB_OPTIONS } from '../queues/job-options.ts';
 import { type JobData, type JobPayload, type JobPayloadInput, parsePayload } from '../queues/job-schemas.ts';
 import { bullPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
 import { connectRedis, whenReady } from '../redis/connections.ts';
-import { FleetStore } from '../state/fleet-store.ts';
+import { FleetStore, OUTCOME_TTL_SECONDS } from '../state/fleet-store.ts';
 import type { SandboxRecord } from '../state/record-schemas.ts';
 import { JobHandle, type JobRef } from './job-handle.ts';
 import { OutcomeWaiter } from './outcome-waiter.ts';
-import { chooseHost } from './placement.ts';
 import { HostLostError, NoCapacityError } from './producer-errors.ts';
 
 /** How a client connects: the fleet's Redis and key prefix. */
@@ -65,9 +64,9 @@ export class HangarClient {
     this.keys = new KeySpace(options.keyPrefix ?? 'hangar');
     this.#redis = redis;
     this.#subscriber = subscriber;
-    this.store = new FleetStore(redis, this.keys);
-    this.#waiter = new OutcomeWaiter(subscriber, this.store, this.keys);
     this.#log = options.logger ?? silentLogger;
+    this.store = new FleetStore(redis, this.keys, { logger: this.#log });
+    this.#waiter = new OutcomeWaiter(subscriber, this.store, this.keys, this.#log);
   }
 
   /** Connects to the fleet's Redis. */
@@ -77,27 +76,38 @@ export class HangarClient {
       connection.disconnect();
       throw error;
     });
+    // Every connection has an error listener: a Redis restart is logged, never an unhandled error.
+    const log = options.logger ?? silentLogger;
+    redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
     const subscriber = connectRedis(options.redisUrl, 'blocking');
     return new HangarClient(options, redis, subscriber);
   }
 
-  /** Creates a sandbox on the live host with the most room that has the template. */
+  /**
+   * Creates a sandbox on the live host with the template and the most free memory; the
+   * host's capacity is reserved in the same step, so concurrent producers never overfill it.
+   */
   async create(input: CreateInput, options: CallOptions = {}): Promise<JobHandle> {
     const payload = parsePayload({ op: 'create', sandboxId: input.sandboxId ?? newId('sb'), ...input });
     if (payload.op !== 'create') throw new ValidationError('not a create');
-    let hostId: string;
     if (payload.fromSnapshot !== undefined) {
-      hostId = (await this.#snapshotHost(payload.fromSnapshot)).hostId;
-    } else {
-      const host = chooseHost(await this.store.liveHosts(), payload);
-      if (host === undefined) {
-        throw new NoCapacityError(`no live host has template ${payload.template} and room for the request`, {
-          template: payload.template,
-        });
-      }
-      hostId = host.hostId;
+      const snapshot = await this.#snapshotHost(payload.fromSnapshot);
+      return this.#enqueue(payload, { admit: { ...snapshot, candidates: [snapshot.hostId] } }, options);
     }
-    return this.#enqueue(hostId, payload, options);
+    const candidates = (await this.store.hosts.liveHosts())
+      .filter((host) => host.templates.includes(payload.template))
+      .map((host) => host.hostId)
+      .sort();
+    if (candidates.length === 0) {
+      throw new NoCapacityError(`no live host has template ${payload.template}`, {
+        template: payload.template,
+      });
+    }
+    return this.#enqueue(
+      payload,
+      { admit: { vcpus: payload.vcpus, memoryMib: payload.memoryMib, candidates } },
+      options,
+    );
   }
 
   pause(sandboxId: string, options: CallOptions = {}): Promise<JobHandle> {
@@ -120,7 +130,7 @@ export class HangarClient {
     );
   }
 
-  /** Restores a snapshot as a new sandbox on the snapshot's host. */
+  /** Restores a snapshot as a new sandbox on the snapshot's host (its capacity reserved as for a create). */
   async restore(
     snapshotId: string,
     input: { sandboxId?: string; resume?: boolean; labels?: Record<string, string> } = {},
@@ -133,7 +143,7 @@ export class HangarClient {
       ...input,
     });
     const snapshot = await this.#snapshotHost(snapshotId);
-    return this.#enqueue(snapshot.hostId, payload, options);
+    return this.#enqueue(payload, { admit: { ...snapshot, candidates: [snapshot.hostId] } }, options);
   }
 
   destroy(sandboxId: string, options: CallOptions = {}): Promise<JobHandle> {
@@ -163,6 +173,7 @@ export class HangarClient {
    */
   async *events(options: Omit<ReadEventsOptions, 'logger'> = {}): AsyncGenerator<PositionedEvent> {
     const reader = connectRedis(this.#options.redisUrl, 'blocking');
+    reader.on('error', (error) => this.#log.warn({ err: error }, 'event reader connection error'));
     this.#readers.add(reader);
     try {
       yield* readEvents(reader, this.keys, { ...options, logger: this.#log });
@@ -187,21 +198,27 @@ export class HangarClient {
     return queue;
   }
 
-  /** Builds the job data and id of a payload for `hostId` (the batch flow adds them itself). */
-  async prepareJob(
-    hostId: string,
-    payload: JobPayload,
-    idempotencyKey?: string,
-  ): Promise<JobRef & { data: JobData }> {
-    const seq = await this.store.nextSequence(payload.sandboxId);
-    const jobId = `${payload.op}-${payload.sandboxId}-${seq}-${randomUUID().slice(0, 8)}`;
-    const data: JobData = {
-      payload,
-      seq,
-      requestedAt: new Date().toISOString(),
-      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-    };
-    return { jobId, hostId, sandboxId: payload.sandboxId, op: payload.op, data };
+  /**
+   * Takes the next place in a sandbox's order for a job on `hostId` (the batch flow adds
+   * the job itself, and calls `abandon` if it cannot).
+   */
+  async prepareJob(hostId: string, payload: JobPayload): Promise<SequencedJob> {
+    const answer = await this.store.sequences.enqueue({
+      op: payload.op,
+      sandboxId: payload.sandboxId,
+      jobSuffix: randomUUID().slice(0, 8),
+      idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
+      hostId,
+    });
+    if (answer.kind !== 'ok') throw new ConflictError(`cannot enqueue ${payload.op} on ${payload.sandboxId}`);
+    return { ref: answer.ref, data: jobDataOf(payload, answer.ref.seq) };
+  }
+
+  /** Gives back a place taken by prepareJob whose job was never added, so nobody waits for it. */
+  async abandon(ref: SequencedJob['ref'], idempotencyKey?: string): Promise<void> {
+    await this.store.sequences.skip(ref, idempotencyKey).catch((error: unknown) => {
+      this.#log.warn({ err: error, jobId: ref.jobId }, 'could not give back a sequence number');
+    });
   }
 
   /** A handle for a job enqueued earlier (by id), e.g. from a batch result. */
@@ -210,6 +227,7 @@ export class HangarClient {
   }
 
   async close(): Promise<void> {
+    this.#waiter.close();
     await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
     for (const reader of this.#readers) reader.disconnect();
     await Promise.allSettled([this.#subscriber.quit(), this.#redis.quit()]);
@@ -223,36 +241,96 @@ export class HangarClient {
     if ((record.state === 'destroyed' || record.state === 'failed') && payload.op !== 'destroy') {
       throw new IllegalStateError(`cannot ${payload.op} sandbox ${payload.sandboxId}: it is ${record.state}`);
     }
-    return this.#enqueue(record.hostId, payload, options);
+    return this.#enqueue(payload, { hostId: record.hostId }, options);
   }
 
-  async #snapshotHost(snapshotId: string): Promise<{ hostId: string }> {
+  async #snapshotHost(snapshotId: string): Promise<{ hostId: string; vcpus: number; memoryMib: number }> {
     const snapshot = await this.store.getSnapshot(snapshotId);
     if (snapshot === undefined) throw new NotFoundError(`no snapshot ${snapshotId}`, { snapshotId });
     return snapshot;
   }
 
-  async #enqueue(hostId: string, payload: JobPayload, options: CallOptions): Promise<JobHandle> {
-    if (payload.op !== 'destroy') await this.#assertHostLive(hostId);
+  /**
+   * One step claims the idempotency key, reserves capacity (create, restore) and takes the
+   * sandbox's next number; then the job is added. An add that fails gives its number back.
+   */
+  async #enqueue(
+    payload: JobPayload,
+    target: { hostId: string } | { admit: { vcpus: number; memoryMib: number; candidates: string[] } },
+    options: CallOptions,
+  ): Promise<JobHandle> {
     const key = options.idempotencyKey;
-    if (key !== undefined) {
-      const earlier = await this.store.redis.get(this.keys.idempotency(key));
-      if (earlier !== null) return this.handle(JSON.parse(earlier) as JobRef);
+    if ('hostId' in target && payload.op !== 'destroy') await this.#assertHostLive(target.hostId);
+    const answer = await this.store.sequences.enqueue({
+      op: payload.op,
+      sandboxId: payload.sandboxId,
+      jobSuffix: randomUUID().slice(0, 8),
+      idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
+      ...(key === undefined ? {} : { idempotencyKey: key }),
+      ...('hostId' in target ? { hostId: target.hostId } : { admit: target.admit }),
+    });
+    switch (answer.kind) {
+      case 'exists':
+        throw new ConflictError(`sandbox id ${payload.sandboxId} is taken: it was created before`, {
+          sandboxId: payload.sandboxId,
+        });
+      case 'no-capacity':
+        throw new NoCapacityError(
+          `no host has room for ${'admit' in target ? `${target.admit.vcpus} vCPU / ${target.admit.memoryMib} MiB` : payload.op}: ${freeReport(answer.free)}`,
+          { free: answer.free },
+        );
+      case 'duplicate':
+        // The first call's add may have failed after its number was taken: add it now.
+        if (!answer.jobExists && (await this.store.getOutcome(answer.ref.jobId)) === undefined) {
+          await this.#add(answer.ref, payload, key);
+        }
+        return this.handle(answer.ref);
+      case 'ok':
+        await this.#add(answer.ref, payload, key);
+        return this.handle(answer.ref);
     }
-    const { data, ...ref } = await this.prepareJob(hostId, payload, key);
-    if (key !== undefined) {
-      const winner = await this.store.claimIdempotencyKey(key, JSON.stringify(ref));
-      if (winner !== undefined) return this.handle(JSON.parse(winner) as JobRef);
+  }
+
+  async #add(
+    ref: SequencedJob['ref'],
+    payload: JobPayload,
+    idempotencyKey: string | undefined,
+  ): Promise<void> {
+    const data = jobDataOf(payload, ref.seq, idempotencyKey);
+    try {
+      await this.queueFor(ref.hostId).add(payload.op, data, { jobId: ref.jobId });
+    } catch (error) {
+      await this.abandon(ref, idempotencyKey);
+      throw error;
     }
-    await this.queueFor(hostId).add(payload.op, data, { jobId: ref.jobId });
     this.#log.debug({ ...ref }, 'job enqueued');
-    return this.handle(ref);
   }
 
   async #assertHostLive(hostId: string): Promise<void> {
-    const live = await this.store.liveHosts();
-    if (!live.some((host) => host.hostId === hostId)) throw new HostLostError(hostId);
+    if (!(await this.store.hosts.isLive(hostId))) throw new HostLostError(hostId);
   }
+}
+
+/** A job's place in its sandbox's order and the data it is added with. */
+export interface SequencedJob {
+  ref: JobRef & { seq: number };
+  data: JobData;
+}
+
+function jobDataOf(payload: JobPayload, seq: number, idempotencyKey?: string): JobData {
+  return {
+    payload,
+    seq,
+    requestedAt: new Date().toISOString(),
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+  };
+}
+
+function freeReport(free: { hostId: string; vcpus: number; memoryMib: number; slots: number }[]): string {
+  if (free.length === 0) return 'no live host';
+  return free
+    .map((host) => `${host.hostId} has ${host.vcpus} vCPU / ${host.memoryMib} MiB / ${host.slots} slots free`)
+    .join('; ');
 }
 
 /** A fresh identifier with a readable prefix. */

@@ -1,9 +1,13 @@
 import type { Redis } from 'ioredis';
 import { TimeoutError } from '../errors/index.ts';
 import { HangarEvent } from '../events/event-schemas.ts';
+import type { Logger } from '../logging/logger.ts';
 import type { KeySpace } from '../queues/names.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
 import type { JobOutcome } from '../state/record-schemas.ts';
+
+/** How often pending outcomes are read again, whatever the subscriber heard (the backstop). */
+export const OUTCOME_RECHECK_MS = 5_000;
 
 interface Waiter {
   resolve(outcome: JobOutcome): void;
@@ -12,21 +16,28 @@ interface Waiter {
 /**
  * Resolves job outcomes from our own records: one subscriber connection on the fleet channel
  * wakes waiters, and each waiter also reads the outcome record right after registering, so
- * an outcome written before the wait began is never missed (the worker writes the record
- * before it publishes). BullMQ's QueueEvents is not used: it is trimmed and best-effort.
+ * an outcome written before the wait began is never missed. A message published while the
+ * subscriber was reconnecting is lost to pub/sub, so every pending outcome is read again
+ * after each reconnect, and at a slow period as a backstop. BullMQ's QueueEvents is not used.
  */
 export class OutcomeWaiter {
   readonly #subscriber: Redis;
   readonly #store: FleetStore;
   readonly #channel: string;
+  readonly #log: Logger;
   readonly #waiters = new Map<string, Set<Waiter>>();
   #subscribed: Promise<unknown> | undefined;
+  #timer: NodeJS.Timeout | undefined;
 
-  constructor(subscriber: Redis, store: FleetStore, keys: KeySpace) {
+  constructor(subscriber: Redis, store: FleetStore, keys: KeySpace, log: Logger) {
     this.#subscriber = subscriber;
     this.#store = store;
     this.#channel = keys.fleetChannel();
+    this.#log = log;
     subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message));
+    subscriber.on('error', (error) => log.warn({ err: error }, 'outcome subscriber error'));
+    // ioredis re-subscribes on reconnect; what was published in between is read from the records.
+    subscriber.on('ready', () => void this.#recheck());
   }
 
   /** Waits for a job's final outcome; rejects with TimeoutError after `timeoutMs`. */
@@ -45,6 +56,7 @@ export class OutcomeWaiter {
     const set = this.#waiters.get(jobId) ?? new Set();
     set.add(waiter);
     this.#waiters.set(jobId, set);
+    this.#timer ??= setInterval(() => void this.#recheck(), OUTCOME_RECHECK_MS);
     try {
       const already = await this.#store.getOutcome(jobId);
       if (already !== undefined) return already;
@@ -53,23 +65,50 @@ export class OutcomeWaiter {
       clearTimeout(timer);
       set.delete(waiter);
       if (set.size === 0) this.#waiters.delete(jobId);
+      if (this.#waiters.size === 0 && this.#timer !== undefined) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+      }
+    }
+  }
+
+  /** Stops the backstop timer (the client is closing). */
+  close(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #recheck(): Promise<void> {
+    const jobIds = [...this.#waiters.keys()];
+    if (jobIds.length === 0) return;
+    try {
+      const outcomes = await this.#store.getOutcomes(jobIds);
+      outcomes.forEach((outcome, index) => {
+        if (outcome !== undefined) this.#resolve(jobIds[index]!, outcome);
+      });
+    } catch (error) {
+      this.#log.warn({ err: error, pending: jobIds.length }, 'could not re-read pending outcomes');
     }
   }
 
   #onMessage(message: string): void {
-    const parsed = HangarEvent.safeParse(JSON.parse(message));
-    if (!parsed.success) return;
-    const event = parsed.data;
-    let outcome: JobOutcome;
-    if (event.type === 'job.completed' || event.type === 'batch.completed') {
-      outcome = { status: 'completed', result: event.result, at: event.at };
-    } else if (event.type === 'job.failed' && !event.willRetry) {
-      outcome = { status: 'failed', error: event.error, at: event.at };
-    } else {
+    let parsedJson: unknown;
+    try {
+      parsedJson = JSON.parse(message);
+    } catch {
       return;
     }
-    const waiters = this.#waiters.get(event.jobId);
-    if (waiters === undefined) return;
-    for (const waiter of waiters) waiter.resolve(outcome);
+    const parsed = HangarEvent.safeParse(parsedJson);
+    if (!parsed.success) return;
+    const event = parsed.data;
+    if (event.type === 'job.completed' || event.type === 'batch.completed') {
+      this.#resolve(event.jobId, { status: 'completed', result: event.result, at: event.at });
+    } else if (event.type === 'job.failed' && !event.willRetry) {
+      this.#resolve(event.jobId, { status: 'failed', error: event.error, at: event.at });
+    }
+  }
+
+  #resolve(jobId: string, outcome: JobOutcome): void {
+    for (const waiter of this.#waiters.get(jobId) ?? []) waiter.resolve(outcome);
   }
 }

@@ -4,7 +4,7 @@ import { ValidationError } from '../errors/index.ts';
 import { DEFAULT_JOB_OPTIONS } from '../queues/job-options.ts';
 import { parsePayload } from '../queues/job-schemas.ts';
 import { BATCH_QUEUE, bullPrefix, hostQueueName } from '../queues/names.ts';
-import type { HangarClient, SandboxSelector } from './hangar-client.ts';
+import type { HangarClient, SandboxSelector, SequencedJob } from './hangar-client.ts';
 import { newId } from './hangar-client.ts';
 import type { JobHandle } from './job-handle.ts';
 
@@ -61,51 +61,63 @@ export async function snapshotBatch(
   if (chosen.length === 0) throw new ValidationError('batch selects no running or paused sandbox');
   const batchId = options.batchId ?? newId('batch');
   const snapshotIds: Record<string, string> = {};
+  const prepared: SequencedJob[] = [];
   const children = [];
-  for (const record of chosen) {
-    const snapshotId = `${batchId}-${record!.sandboxId}`.slice(0, 40).replace(/-+$/, '');
-    snapshotIds[record!.sandboxId] = snapshotId;
-    const payload = parsePayload({
-      op: 'snapshot',
-      sandboxId: record!.sandboxId,
-      snapshotId,
-      resumeAfter: options.resumeAfter,
+  try {
+    for (const record of chosen) {
+      const snapshotId = `${batchId}-${record!.sandboxId}`.slice(0, 40).replace(/-+$/, '');
+      snapshotIds[record!.sandboxId] = snapshotId;
+      const payload = parsePayload({
+        op: 'snapshot',
+        sandboxId: record!.sandboxId,
+        snapshotId,
+        resumeAfter: options.resumeAfter,
+        batchId,
+      });
+      const job = await client.prepareJob(record!.hostId, payload);
+      prepared.push(job);
+      children.push({
+        name: 'snapshot',
+        queueName: hostQueueName(record!.hostId),
+        data: job.data,
+        opts: {
+          ...DEFAULT_JOB_OPTIONS,
+          jobId: job.ref.jobId,
+          ...(options.failFast ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
+        },
+      });
+    }
+    await client.store.putBatch({
       batchId,
+      total: chosen.length,
+      concurrencyPerHost: options.concurrencyPerHost,
+      children: Object.fromEntries(prepared.map((job) => [job.ref.jobId, job.ref.sandboxId])),
+      createdAt: new Date().toISOString(),
     });
-    const { data, jobId } = await client.prepareJob(record!.hostId, payload);
-    children.push({
-      name: 'snapshot',
-      queueName: hostQueueName(record!.hostId),
-      data,
-      opts: {
-        ...DEFAULT_JOB_OPTIONS,
-        jobId,
-        ...(options.failFast ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
-      },
-    });
+  } catch (error) {
+    // Nobody may wait for a number whose job will never be added.
+    for (const job of prepared) await client.abandon(job.ref);
+    throw error;
   }
-  await client.store.redis.hset(client.keys.batch(batchId), {
-    ...Object.fromEntries(
-      children.map((child, index) => [`job:${child.opts.jobId}`, chosen[index]!.sandboxId]),
-    ),
-    total: chosen.length,
-    concurrencyPerHost: options.concurrencyPerHost,
-    done: 0,
-    failed: 0,
-  });
   const flows = new FlowProducer({
     connection: client.store.redis,
     prefix: bullPrefix(client.keys.keyPrefix),
   });
+  flows.on('error', () => undefined);
   try {
     const parentJobId = `batch-${batchId}`;
-    await flows.add({
-      name: 'snapshot-batch',
-      queueName: BATCH_QUEUE,
-      data: { batchId, total: chosen.length, concurrencyPerHost: options.concurrencyPerHost },
-      opts: { ...DEFAULT_JOB_OPTIONS, jobId: parentJobId },
-      children,
-    });
+    try {
+      await flows.add({
+        name: 'snapshot-batch',
+        queueName: BATCH_QUEUE,
+        data: { batchId, total: chosen.length, concurrencyPerHost: options.concurrencyPerHost },
+        opts: { ...DEFAULT_JOB_OPTIONS, jobId: parentJobId },
+        children,
+      });
+    } catch (error) {
+      for (const job of prepared) await client.abandon(job.ref);
+      throw error;
+    }
     return {
       batchId,
       sandboxIds: chosen.map((record) => record!.sandboxId),

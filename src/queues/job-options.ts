@@ -14,7 +14,9 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
 
 /**
  * Worker settings: a long lock (renewed at half its duration) so a multi-second snapshot
- * is never taken for stalled, and one stall allowed before a job fails.
+ * is never taken for stalled, and two stalls allowed before a job fails. A restarted
+ * worker takes its dead predecessor's jobs back at once (src/workers/orphans.ts), so the
+ * lock's length does not delay recovery.
  */
 export const DEFAULT_WORKER_OPTIONS: Pick<
   WorkerOptions,
@@ -24,3 +26,21 @@ export const DEFAULT_WORKER_OPTIONS: Pick<
   stalledInterval: 15_000,
   maxStalledCount: 2,
 };
+
+/** The most attempts a worker gives any job, whatever the job asks for. */
+export const MAX_ATTEMPTS = 10;
+
+/**
+ * What a worker trusts of a job's options: attempts clamped to 1..MAX_ATTEMPTS, and its own
+ * backoff whatever the caller set, so a job cannot make a host spin on retries. BullMQ
+ * decides a retry from the Job object the processor holds, so setting them here takes effect.
+ */
+export function applyJobPolicy(opts: JobsOptions): { attempts: number } {
+  const asked = Number.isInteger(opts.attempts)
+    ? Number(opts.attempts)
+    : Number(DEFAULT_JOB_OPTIONS.attempts);
+  const attempts = Math.min(MAX_ATTEMPTS, Math.max(1, asked));
+  opts.attempts = attempts;
+  opts.backoff = DEFAULT_JOB_OPTIONS.backoff;
+  return { attempts };
+}

@@ -67,9 +67,64 @@ export class KeySpace {
     return `${this.prefix}:seq:${sandboxId}`;
   }
 
-  /** Highest sequence number whose job has finished for a sandbox. */
+  /** Highest sequence number up to which every job of a sandbox has finished (or was skipped). */
   finishedSequence(sandboxId: string): string {
     return `${this.prefix}:seq-done:${sandboxId}`;
+  }
+
+  /** Finished sequence numbers above the watermark (a skipped add finishes out of order). */
+  finishedAbove(sandboxId: string): string {
+    return `${this.prefix}:seq-fin:${sandboxId}`;
+  }
+
+  /** Unfinished sequence numbers of a sandbox -> `<jobId>|<taken at ms>`, so a job can find its predecessor. */
+  sequenceJobs(sandboxId: string): string {
+    return `${this.prefix}:seq-jobs:${sandboxId}`;
+  }
+
+  /** A host's capacity reservations: sandbox id -> `<vcpus>|<memoryMib>|<jobId>|<at ms>`. */
+  reservations(hostId: string): string {
+    return `${this.prefix}:reservations:${hostId}`;
+  }
+
+  /** The sums of a host's reservations (vcpus, memoryMib, slots), kept with them in one script. */
+  reserved(hostId: string): string {
+    return `${this.prefix}:reserved:${hostId}`;
+  }
+
+  /** The token of the one worker that holds a host id. */
+  hostLease(hostId: string): string {
+    return `${this.prefix}:lease:${hostId}`;
+  }
+
+  /** Hosts by the time of their last heartbeat (ms), for lost-host detection with a grace window. */
+  hostsSeen(): string {
+    return `${this.prefix}:hosts-seen`;
+  }
+
+  /** Set while a host is marked lost; its next heartbeat clears it and republishes its sandboxes. */
+  hostLost(hostId: string): string {
+    return `${this.prefix}:lost:${hostId}`;
+  }
+
+  /** Ids of the sandboxes a host holds (not destroyed or failed). */
+  hostSandboxes(hostId: string): string {
+    return `${this.prefix}:host-sandboxes:${hostId}`;
+  }
+
+  /** Jobs already counted into a batch's progress (a redelivered child counts once). */
+  batchCounted(batchId: string): string {
+    return `${this.prefix}:batch-counted:${batchId}`;
+  }
+
+  /** BullMQ's key of a job on a host's queue (our scripts check whether the job still exists). */
+  bullJob(hostId: string, jobId: string): string {
+    return `${this.prefix}:${hostQueueName(hostId)}:${jobId}`;
+  }
+
+  /** A key that exists only to give a script a declared key when a call has no idempotency key. */
+  placeholder(): string {
+    return `${this.prefix}:placeholder`;
   }
 
   /** The final outcome of a job, kept after BullMQ trims the job itself. */

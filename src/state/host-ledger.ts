@@ -5,6 +5,7 @@ import { SandboxState } from '../events/event-schemas.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { readFileIfExists } from '../util/read-file-if-exists.ts';
 import { Identifier } from '../validation/identifiers.ts';
+import { parseStrict } from './fleet-store.ts';
 import { SandboxRecord } from './record-schemas.ts';
 
 /**
@@ -25,6 +26,10 @@ export const LedgerEntry = SandboxRecord.pick({
 }).extend({
   /** The state a snapshot returns the sandbox to; kept here so a retried snapshot knows it. */
   priorState: SandboxState.optional(),
+  /** The job that moved the sandbox into its transitional state; reconcile settles it if that job is gone. */
+  jobId: z.string().optional(),
+  /** The snapshot being written while `snapshotting`, so reconcile knows whose directory it is. */
+  snapshotId: Identifier.optional(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
 
@@ -54,7 +59,7 @@ export class HostLedger {
     const ledger = new HostLedger(path);
     await mkdir(dirname(path), { recursive: true });
     const text = await readFileIfExists(path);
-    if (text !== undefined) ledger.#data = LedgerFile.parse(JSON.parse(text));
+    if (text !== undefined) ledger.#data = parseStrict(LedgerFile, path, text) ?? ledger.#data;
     return ledger;
   }
 
@@ -98,6 +103,15 @@ export class HostLedger {
 
   async addSnapshot(snapshotId: string): Promise<void> {
     await this.#mutate((data) => {
+      if (!data.snapshots.includes(snapshotId)) data.snapshots.push(snapshotId);
+    });
+  }
+
+  /** Records a sandbox's entry and a finished snapshot in one write (one fsync). */
+  async putWithSnapshot(entry: LedgerEntry, snapshotId: string): Promise<void> {
+    const checked = LedgerEntry.parse(entry);
+    await this.#mutate((data) => {
+      data.sandboxes[checked.sandboxId] = checked;
       if (!data.snapshots.includes(snapshotId)) data.snapshots.push(snapshotId);
     });
   }

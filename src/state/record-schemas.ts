@@ -61,3 +61,14 @@ export const JobOutcome = z.discriminatedUnion('status', [
   z.object({ status: z.literal('failed'), error: ErrorInfo, at: z.iso.datetime() }),
 ]);
 export type JobOutcome = z.infer<typeof JobOutcome>;
+
+/** A batch snapshot: its size, its per-host concurrency, and which sandbox each child job snapshots. */
+export const BatchRecord = z.object({
+  batchId: Identifier,
+  total: z.number().int(),
+  concurrencyPerHost: z.number().int().min(1),
+  /** Child job id -> sandbox id. */
+  children: z.record(z.string(), Identifier),
+  createdAt: z.iso.datetime(),
+});
+export type BatchRecord = z.infer<typeof BatchRecord>;

@@ -1,6 +1,12 @@
-// The VMM layer on its own: the backend-neutral interface and the Cloud Hypervisor driver.
+// The VMM layer on its own: the backend-neutral interface, the Cloud Hypervisor and QEMU drivers, and VMM processes.
 export { CloudHypervisorBackend, findChBinary, simulatorBinary } from './cloud-hypervisor/ch-backend.ts';
 export { ChSandboxVm } from './cloud-hypervisor/ch-sandbox-vm.ts';
+export {
+  type FoundVmm,
+  findVmmProcesses,
+  type KilledVmm,
+  killUnownedVmms,
+} from './process/index.ts';
 export { QemuBackend, QemuSandboxVm } from './qemu/index.ts';
 export { selectVmmBackend, type VmmChoice } from './select-backend.ts';
 export type {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { makePrivateDir, touchPrivateFile } from './private-files.ts';
 
 /** Where one sandbox's VMM keeps its socket, pidfile and logs: fixed names under its runtime dir. */
 export interface RuntimePaths {
@@ -26,4 +27,14 @@ export function runtimePaths(dir: string): RuntimePaths {
     serialLog: join(dir, 'serial.log'),
     restoreStaging: join(dir, 'restore'),
   };
+}
+
+/**
+ * Makes the runtime dir 0700 and `files` in it 0600 before a VMM starts: the VMM opens its
+ * logs itself (CH --log-file, the serial file) and keeps an existing file's mode, where a file
+ * it created would get its own umask's.
+ */
+export async function prepareRuntimeDir(paths: RuntimePaths, files: readonly string[]): Promise<void> {
+  await makePrivateDir(paths.dir);
+  await Promise.all(files.map(touchPrivateFile));
 }

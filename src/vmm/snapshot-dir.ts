@@ -1,5 +1,6 @@
 import { access, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { PRIVATE_DIR_MODE, restrictTree } from './private-files.ts';
 
 /** Suffix of the directory a snapshot is written into before it is renamed into place. */
 const STAGING_SUFFIX = '.partial';
@@ -17,17 +18,19 @@ export async function isCompleteSnapshot(dir: string, files: readonly string[]):
 /**
  * Writes a snapshot so that `dir` never looks complete while half-written: `write` fills a
  * fresh staging directory (leftovers of a crashed attempt are removed first), which is then
- * renamed to `dir` in one step.
+ * renamed to `dir` in one step. Directories are made 0700, and whatever the writer (often
+ * the VMM, with its own umask) left is set to 0700 directories and 0600 files before the rename.
  */
 export async function writeSnapshotAtomically(
   dir: string,
   write: (stagingDir: string) => Promise<void>,
 ): Promise<void> {
   const staging = `${dir}${STAGING_SUFFIX}`;
-  await mkdir(dirname(dir), { recursive: true });
+  await mkdir(dirname(dir), { recursive: true, mode: PRIVATE_DIR_MODE });
   await rm(staging, { recursive: true, force: true });
-  await mkdir(staging);
+  await mkdir(staging, { mode: PRIVATE_DIR_MODE });
   await write(staging);
+  await restrictTree(staging);
   await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
 }

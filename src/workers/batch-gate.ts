@@ -11,9 +11,7 @@ export class BatchGate {
   async run<T>(ctx: HostContext, batchId: string, task: () => Promise<T>): Promise<T> {
     let gate = this.#limits.get(batchId);
     if (gate === undefined) {
-      const limit = Number(
-        (await ctx.store.redis.hget(ctx.store.keys.batch(batchId), 'concurrencyPerHost')) ?? 2,
-      );
+      const limit = (await ctx.store.getBatch(batchId))?.concurrencyPerHost ?? 2;
       gate = this.#limits.get(batchId) ?? { running: 0, limit: Math.max(1, limit), queue: [] };
       this.#limits.set(batchId, gate);
     }
@@ -30,25 +28,15 @@ export class BatchGate {
     }
   }
 
-  /** Counts a finished child (ok or failed for good) and publishes the batch's progress. */
-  async count(ctx: HostContext, batchId: string, ok: boolean): Promise<void> {
-    const key = ctx.store.keys.batch(batchId);
-    const results = await ctx.store.redis
-      .multi()
-      .hincrby(key, ok ? 'done' : 'failed', 1)
-      .hmget(key, 'done', 'failed', 'total')
-      .exec();
-    const [done, failed, total] = ((results?.[1]?.[1] as (string | null)[]) ?? []).map((value) =>
-      Number(value ?? 0),
-    );
+  /** Counts a finished child once (ok or failed for good) and publishes the batch's progress. */
+  async count(ctx: HostContext, batchId: string, jobId: string, ok: boolean): Promise<void> {
+    const progress = await ctx.store.countBatchChild(batchId, jobId, ok);
     await ctx.events.publish({
       type: 'batch.progress',
       at: new Date().toISOString(),
       hostId: ctx.hostId,
       batchId,
-      done: done ?? 0,
-      failed: failed ?? 0,
-      total: total ?? 0,
+      ...progress,
     });
   }
 }

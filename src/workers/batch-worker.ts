@@ -35,10 +35,10 @@ export function startBatchWorker(options: {
         jobId: jobIdOf(key),
         ...(value as object),
       }));
-      const sandboxOf = await store.redis.hgetall(store.keys.batch(batchId));
+      const sandboxOf = (await store.getBatch(batchId))?.children ?? {};
       const failed = Object.entries(failures).map(([key, reason]) => ({
         jobId: jobIdOf(key),
-        sandboxId: sandboxOf[`job:${jobIdOf(key)}`],
+        sandboxId: sandboxOf[jobIdOf(key)],
         reason,
       }));
       const result = { batchId, total: Number(job.data.total), snapshots, failures: failed };

@@ -1,4 +1,5 @@
 import type { HostHeartbeat } from '../state/record-schemas.ts';
+import { holdsCapacity } from './admission.ts';
 import type { HostContext } from './host-context.ts';
 
 /** A host's resources, as its heartbeat advertises them. */
@@ -10,9 +11,7 @@ export interface HostCapacity {
 
 /** What one heartbeat says: capacity, what the ledger uses, the backend, the templates. */
 export function heartbeatOf(ctx: HostContext, capacity: HostCapacity, startedAt: string): HostHeartbeat {
-  const holding = ctx.ledger
-    .entries()
-    .filter((entry) => entry.slot !== undefined && entry.state !== 'crashed');
+  const holding = ctx.ledger.entries().filter(holdsCapacity);
   return {
     hostId: ctx.hostId,
     backend: {
@@ -33,29 +32,24 @@ export function heartbeatOf(ctx: HostContext, capacity: HostCapacity, startedAt:
 }
 
 /**
- * Marks hosts whose heartbeat expired as lost: their sandboxes' records say `lost` and a
- * `host.lost` event goes out once. Any worker may run it; repeating it changes nothing.
+ * Marks hosts silent past the grace window as lost: their sandboxes' records say `lost` and
+ * a `host.lost` event goes out once. Reads only the hosts last seen before the window and
+ * their own index. Any worker may run it; repeating it changes nothing.
  */
-export async function markLostHosts(ctx: HostContext): Promise<string[]> {
-  const live = new Set((await ctx.store.liveHosts()).map((host) => host.hostId));
+export async function markLostHosts(ctx: HostContext, graceMs: number): Promise<string[]> {
   const lost: string[] = [];
-  const sandboxes = await ctx.store.listSandboxes();
-  for (const hostId of await ctx.store.knownHosts()) {
-    if (live.has(hostId)) continue;
-    const stranded = sandboxes.filter(
-      (record) => record.hostId === hostId && !['destroyed', 'failed', 'lost'].includes(record.state),
-    );
-    if (stranded.length === 0) continue;
-    for (const record of stranded) {
-      await ctx.store.putSandbox({ ...record, state: 'lost', updatedAt: new Date().toISOString() });
-    }
+  for (const hostId of await ctx.store.hosts.silentSince(graceMs)) {
+    if (hostId === ctx.hostId) continue;
+    const sandboxes = await ctx.store.hosts.markLost(hostId, graceMs);
+    if (sandboxes === undefined) continue;
     await ctx.events.publish({
       type: 'host.lost',
       at: new Date().toISOString(),
       hostId: ctx.hostId,
       lostHostId: hostId,
-      sandboxes: stranded.map((record) => record.sandboxId),
+      sandboxes,
     });
+    ctx.log.warn({ lostHostId: hostId, sandboxes: sandboxes.length }, 'host lost');
     lost.push(hostId);
   }
   return lost;

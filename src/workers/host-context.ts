@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Job } from 'bullmq';
 import type { RootDiskProvider } from '../devicemapper/root-disk-provider.ts';
 import type { EventPublisher } from '../events/event-publisher.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -7,6 +8,7 @@ import type { FleetStore } from '../state/fleet-store.ts';
 import type { HostLedger } from '../state/host-ledger.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
 import type { VmmBackend } from '../vmm/vm-driver.ts';
+import type { HostAdmission } from './admission.ts';
 import type { VmRegistry } from './vm-registry.ts';
 
 /** Where a host keeps sandbox runtime files and snapshots. */
@@ -57,4 +59,12 @@ export interface HostContext {
   vms: VmRegistry;
   /** Extra environment for VMM processes (the simulator's latency and fault knobs). */
   vmmEnv: Record<string, string>;
+  /** The worker's own capacity and disk check. */
+  admission: HostAdmission;
+  /** A job of this host's queue, if BullMQ still has it. */
+  jobById(jobId: string): Promise<Job | undefined>;
+  /** Whether a job of this host's queue can still run (waiting, delayed, active). */
+  jobLive(jobId: string): Promise<boolean>;
+  /** Runs a job held back for its predecessor now (it was delayed for a recheck). */
+  wake(jobId: string): Promise<void>;
 }

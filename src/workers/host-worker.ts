@@ -1,7 +1,10 @@
-import { Worker } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerConfig } from '../config/worker-config.ts';
 import { selectRootDiskProvider } from '../devicemapper/select-provider.ts';
+import { ConflictError } from '../errors/index.ts';
 import { EventPublisher } from '../events/event-publisher.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
 import {
@@ -12,45 +15,71 @@ import {
   sweepNetwork,
 } from '../network/index.ts';
 import { DEFAULT_WORKER_OPTIONS } from '../queues/job-options.ts';
+import { JobData } from '../queues/job-schemas.ts';
 import { bullPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
 import { connectRedis } from '../redis/connections.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { HostLedger } from '../state/host-ledger.ts';
+import type { HostLease } from '../state/host-registry.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
 import { selectVmmBackend } from '../vmm/select-backend.ts';
+import { HostAdmission } from './admission.ts';
 import { startBatchWorker } from './batch-worker.ts';
 import { type CrashPolicy, createCrashHandler } from './crash-handler.ts';
 import { heartbeatOf, markLostHosts } from './heartbeat.ts';
 import { type HostContext, HostPaths } from './host-context.ts';
 import { createJobProcessor } from './job-processor.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
+import { takeBackOrphans } from './orphans.ts';
 import { type ReconcileReport, reconcileHost } from './reconcile.ts';
+import { republishHost } from './republish.ts';
+import { settleAbandonedJob } from './settle-job.ts';
+import { lockStateDir, type StateDirLock } from './state-dir-lock.ts';
 import { VmRegistry } from './vm-registry.ts';
 
+/** Job states in which a job can still run. */
+const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
+/** How many of the newest failed jobs each maintenance pass checks for a missing outcome. */
+const ABANDONED_SCAN = 200;
+
 /**
- * The worker of one host: reconciles the machine with its ledger, keeps a pool of network
- * slots warm, consumes the host's queue, beats its heartbeat, and turns VMM crashes into
- * events. `stop()` takes no new jobs, finishes the ones in flight and leaves VMs running.
+ * The worker of one host: holds the host (its state dir's lock and its lease in Redis),
+ * takes back what a dead predecessor left active, reconciles the machine with its ledger,
+ * keeps a pool of network slots warm, consumes the host's queue, beats its heartbeat, and
+ * turns VMM crashes into events. `stop()` takes no new jobs, finishes the ones in flight,
+ * gives the host back and leaves VMs running.
  */
 export class HostWorker {
   readonly config: WorkerConfig;
   readonly ctx: HostContext;
   readonly #redis: Redis;
   readonly #mutex: KeyedMutex;
+  readonly #queue: Queue;
   readonly #capacity: { vcpus: number; memoryMib: number; slots: number };
+  readonly #lease: HostLease;
+  #lock: StateDirLock | undefined;
   #worker: Worker | undefined;
   #batchWorker: Worker | undefined;
   #connection: Redis | undefined;
   #timers: NodeJS.Timeout[] = [];
   #startedAt = new Date().toISOString();
   #reconcile: ReconcileReport | undefined;
+  #running = false;
 
-  private constructor(config: WorkerConfig, ctx: HostContext, redis: Redis, mutex: KeyedMutex) {
+  private constructor(config: WorkerConfig, ctx: HostContext, redis: Redis, mutex: KeyedMutex, queue: Queue) {
     this.config = config;
     this.ctx = ctx;
     this.#redis = redis;
     this.#mutex = mutex;
+    this.#queue = queue;
     this.#capacity = { ...config.capacity, slots: ctx.network.maxSlots };
+    this.#lease = {
+      token: randomUUID(),
+      holder: `${hostname()}:${config.stateDir}`,
+      pid: process.pid,
+      since: this.#startedAt,
+    };
   }
 
   /** Builds the host's context (backend, disks, network, ledger, records) without starting anything. */
@@ -64,6 +93,11 @@ export class HostWorker {
     const redis = connectRedis(config.redisUrl, 'worker');
     redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
     const keys = new KeySpace(config.keyPrefix);
+    const queue = new Queue(hostQueueName(config.hostId), {
+      connection: redis,
+      prefix: bullPrefix(config.keyPrefix),
+    });
+    queue.on('error', (error) => log.warn({ err: error }, 'queue error'));
     const network = parseNetworkConfig(config.network);
     const claims = new SlotClaims({ dir: paths.slotClaims(), maxSlots: network.maxSlots, logger: log });
     const backend = await selectVmmBackend(config.vmm, { logger: log });
@@ -74,6 +108,7 @@ export class HostWorker {
     });
     const mutex = new KeyedMutex();
     const vms = new VmRegistry(backend, paths, (crash) => onCrash(crash));
+    const jobById = async (jobId: string) => (await Job.fromId(queue, jobId)) ?? undefined;
     const ctx: HostContext = {
       hostId: config.hostId,
       log,
@@ -83,15 +118,31 @@ export class HostWorker {
       slots: new SlotPool({ claims, config: network, size: config.poolSize, logger: log }),
       network,
       ledger: await HostLedger.open(paths.ledger()),
-      store: new FleetStore(redis, keys),
+      store: new FleetStore(redis, keys, { logger: log }),
       events: new EventPublisher(redis, keys),
       templates,
       paths,
       vms,
       vmmEnv: config.vmmEnv,
+      admission: new HostAdmission({
+        ...config.capacity,
+        slots: network.maxSlots,
+        diskReserveMib: config.diskReserveMib,
+      }),
+      jobById,
+      jobLive: async (jobId) => LIVE_STATES.has(await queue.getJobState(jobId)),
+      // Only a shortcut (the successor's recheck runs anyway), so it never fails the job that finished.
+      wake: async (jobId) => {
+        try {
+          const job = await jobById(jobId);
+          if (job !== undefined && (await job.isDelayed())) await job.promote();
+        } catch (error) {
+          log.debug({ err: error, jobId }, 'could not wake a waiting job; its recheck will run it');
+        }
+      },
     };
     const onCrash = createCrashHandler(ctx, mutex, config.crashPolicy as CrashPolicy);
-    return new HostWorker(config, ctx, redis, mutex);
+    return new HostWorker(config, ctx, redis, mutex, queue);
   }
 
   /** What the last startup reconcile did. */
@@ -99,20 +150,57 @@ export class HostWorker {
     return this.#reconcile;
   }
 
-  /** Reconciles, warms the pool, starts consuming and beating. */
+  /**
+   * Holds the host (state dir lock, then lease: a second worker for the same state dir or
+   * host id fails here with E_CONFLICT naming the holder), takes back orphaned jobs,
+   * reconciles, warms the pool, starts consuming and beating.
+   */
   async start(): Promise<void> {
     const { ctx, config } = this;
+    // Snapshot memory and state files hold guest secrets: nothing the worker or its VMMs
+    // create is readable by others.
+    process.umask(0o077);
+    this.#lock = await lockStateDir(config.stateDir, { hostId: config.hostId });
+    try {
+      const holder = await ctx.store.hosts.acquireLease(config.hostId, this.#lease, this.#leaseTtlMs());
+      if (holder !== undefined) {
+        throw new ConflictError(
+          `host ${config.hostId} is held by another worker: pid ${holder.pid} at ${holder.holder} since ${holder.since}`,
+          { hostId: config.hostId, holder },
+        );
+      }
+      await this.#startHeld();
+    } catch (error) {
+      await this.#lock.release();
+      this.#lock = undefined;
+      throw error;
+    }
+  }
+
+  async #startHeld(): Promise<void> {
+    const { ctx, config } = this;
     await ensureHostNetwork(ctx.network);
-    this.#reconcile = await reconcileHost(ctx);
+    await takeBackOrphans(this.#queue, ctx.log);
+    this.#reconcile = await reconcileHost(ctx, ctx.log);
+    await this.#settleAbandoned();
     await this.#sweepSlots();
     await ctx.slots.start();
+    await republishHost(ctx);
     ctx.log.info({ reconcile: this.#reconcile, backend: ctx.backend.info.description }, 'host reconciled');
+    this.#running = true;
     await this.#beat();
     this.#timers.push(
       setInterval(() => void this.#beat(), config.heartbeatMs),
-      setInterval(() => void markLostHosts(ctx).catch(() => undefined), config.heartbeatMs * 2),
+      setInterval(
+        () => void this.#background('lost-host check', () => markLostHosts(ctx, config.lostAfterMs)),
+        config.heartbeatMs * 2,
+      ),
+      setInterval(() => void this.#maintain(), config.maintenanceMs),
     );
+    // Records written while Redis was away (or lost with it) come back from the ledger.
+    this.#redis.on('ready', () => void this.#maintain());
     const connection = connectRedis(config.redisUrl, 'worker');
+    connection.on('error', (error) => ctx.log.warn({ err: error }, 'redis connection error'));
     this.#connection = connection;
     this.#worker = new Worker(hostQueueName(config.hostId), createJobProcessor(ctx, this.#mutex), {
       connection,
@@ -135,25 +223,88 @@ export class HostWorker {
     ctx.log.info({ queue: hostQueueName(config.hostId), concurrency: config.concurrency }, 'worker started');
   }
 
-  /** Stops taking jobs, lets the ones in flight finish, leaves VMs running. */
+  /** Stops taking jobs, lets the ones in flight finish, gives the host back, leaves VMs running. */
   async stop(): Promise<void> {
+    this.#running = false;
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
     await Promise.all([this.#worker?.close(), this.#batchWorker?.close()]);
     await this.ctx.slots.stop();
+    await this.ctx.store.hosts.releaseLease(this.config.hostId, this.#lease.token).catch((error: unknown) => {
+      this.ctx.log.warn({ err: error }, 'could not release the host lease; it expires by itself');
+    });
+    await this.#queue.close().catch(() => undefined);
     // quit() lets commands already sent (a last heartbeat, an event) finish before closing.
     await Promise.allSettled([this.#connection?.quit(), this.#redis.quit()]);
+    await this.#lock?.release();
+    this.#lock = undefined;
     this.ctx.log.info('worker stopped; VMs left running');
   }
 
+  #leaseTtlMs(): number {
+    return this.config.heartbeatMs * 3;
+  }
+
   async #beat(): Promise<void> {
+    if (!this.#running) return;
     try {
-      await this.ctx.store.beat(
+      const answer = await this.ctx.store.hosts.beat(
         heartbeatOf(this.ctx, this.#capacity, this.#startedAt),
         this.config.heartbeatMs * 3,
+        this.#lease,
+        this.#leaseTtlMs(),
       );
+      if (answer.heldBy !== undefined) {
+        this.ctx.log.error({ holder: answer.heldBy }, 'another worker took this host; stopping');
+        this.#running = false;
+        await Promise.all([this.#worker?.close(), this.#batchWorker?.close()]);
+        return;
+      }
+      if (answer.wasLost) {
+        const republished = await republishHost(this.ctx);
+        await this.ctx.events.publish({
+          type: 'host.recovered',
+          at: new Date().toISOString(),
+          hostId: this.ctx.hostId,
+          sandboxes: this.ctx.ledger.entries().map((entry) => entry.sandboxId),
+        });
+        this.ctx.log.info({ republished }, 'host was marked lost; its records are back');
+      }
     } catch (error) {
       this.ctx.log.warn({ err: error }, 'heartbeat failed');
+    }
+  }
+
+  // The slow pass: the ledger republished (records and reservations), and jobs BullMQ
+  // failed behind the processor's back (stalled out) settled.
+  async #maintain(): Promise<void> {
+    if (!this.#running) return;
+    await this.#background('republish', () => republishHost(this.ctx));
+    await this.#background('abandoned-job scan', () => this.#settleAbandoned());
+  }
+
+  async #settleAbandoned(): Promise<void> {
+    const ids = await this.#queue.getRanges(['failed'], 0, ABANDONED_SCAN - 1, false);
+    const outcomes = await this.ctx.store.getOutcomes(ids);
+    for (const [index, jobId] of ids.entries()) {
+      if (outcomes[index] !== undefined) continue;
+      const job = await this.ctx.jobById(jobId);
+      const data = JobData.safeParse(job?.data);
+      if (!data.success) continue;
+      await settleAbandonedJob(
+        this.ctx,
+        this.#mutex,
+        { jobId, sandboxId: data.data.payload.sandboxId, seq: data.data.seq },
+        this.ctx.log,
+      );
+    }
+  }
+
+  async #background(what: string, task: () => Promise<unknown>): Promise<void> {
+    try {
+      await task();
+    } catch (error) {
+      this.ctx.log.warn({ err: error, task: what }, 'background task failed');
     }
   }
 

@@ -1,56 +1,86 @@
-import { DelayedError, type Job } from 'bullmq';
-import { ValidationError } from '../errors/index.ts';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { SupersededError, ValidationError } from '../errors/index.ts';
+import { applyJobPolicy } from '../queues/job-options.ts';
 import type { JobData } from '../queues/job-schemas.ts';
 import { parseJobData } from '../queues/job-schemas.ts';
+import type { JobOutcome } from '../state/record-schemas.ts';
 import { BatchGate } from './batch-gate.ts';
 import { errorInfo, isFinalError, toJobError } from './error-policy.ts';
 import type { HostContext } from './host-context.ts';
+import { type FinishingJob, failedOutcome, finishJob, publishRetry } from './job-outcomes.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import { runOperation } from './operations/index.ts';
 import type { OperationResult } from './operations/operation.ts';
 import { setSandboxState } from './sandbox-records.ts';
-
-/** How long a job waits for an earlier job of its sandbox that never shows up before going ahead. */
-const ORDERING_PATIENCE_MS = 60_000;
-/** How soon a job that must wait for its predecessor is looked at again. */
-const ORDERING_RECHECK_MS = 50;
+import { settleAbandonedJob } from './settle-job.ts';
 
 /**
- * The BullMQ processor of a host queue: validates the job, keeps each sandbox's jobs in
- * enqueue order and one at a time, runs the operation, and records and publishes the outcome.
+ * How soon a job held back by its predecessor is looked at again. It is a backstop only:
+ * a job that finishes wakes its successor at once.
+ */
+const ORDERING_RECHECK_MS = 500;
+
+/**
+ * The BullMQ processor of a host queue: validates the job (its name must be its payload's
+ * op; attempts and backoff are the worker's own), keeps each sandbox's jobs in enqueue
+ * order and one at a time, runs the operation, and records and publishes the outcome.
  */
 export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches = new BatchGate()) {
   return async (job: Job, token?: string): Promise<OperationResult> => {
     let data: JobData;
     try {
       data = parseJobData(job.data);
+      if (job.name !== data.payload.op) {
+        throw new ValidationError(
+          `invalid job: name '${job.name}' is not its payload's op '${data.payload.op}'`,
+          {
+            field: 'name',
+          },
+        );
+      }
     } catch (error) {
-      await recordFailure(ctx, job, undefined, error, true);
+      // An untrusted job changes nothing: no sequence, no record; only its own outcome.
+      await rejectInvalid(ctx, job, error);
       throw toJobError(error);
     }
+    const { attempts } = applyJobPolicy(job.opts);
     const { payload, seq } = data;
     const sandboxId = payload.sandboxId;
+    const finishing: FinishingJob = {
+      jobId: job.id!,
+      op: payload.op,
+      sandboxId,
+      seq,
+      attempt: job.attemptsMade + 1,
+    };
     const log = ctx.log.child({ jobId: job.id, sandboxId, hostId: ctx.hostId, op: payload.op, seq });
 
-    const finished = await ctx.store.finishedSequence(sandboxId);
-    if (seq <= finished) {
-      // At-least-once delivery: a duplicate of a job that already finished returns its outcome.
-      const outcome = await ctx.store.getOutcome(job.id!);
-      if (outcome?.status === 'completed') return { ...outcome.result, outcome: 'already' };
-    } else if (seq > finished + 1 && Date.now() - job.timestamp < ORDERING_PATIENCE_MS) {
+    const gate = await ctx.store.sequences.gate(ctx.hostId, sandboxId, seq);
+    if (gate.kind === 'finished') return answerFinished(ctx, finishing);
+    if (gate.kind === 'orphan') {
+      await settleAbandonedJob(
+        ctx,
+        mutex,
+        { jobId: gate.predecessor, sandboxId, seq: gate.predecessorSeq },
+        log,
+      );
+      await job.moveToDelayed(Date.now(), token);
+      throw new DelayedError();
+    }
+    if (gate.kind === 'wait') {
       await job.moveToDelayed(Date.now() + ORDERING_RECHECK_MS, token);
       throw new DelayedError();
     }
 
     return mutex.run(sandboxId, async () => {
-      const attempts = job.opts.attempts ?? 1;
       const isFinalAttempt = job.attemptsMade + 1 >= attempts;
-      log.info({ attempt: job.attemptsMade + 1, attempts }, 'job started');
-      await job.log(`attempt ${job.attemptsMade + 1}/${attempts} of ${payload.op} on host ${ctx.hostId}`);
+      log.info({ attempt: finishing.attempt, attempts }, 'job started');
+      await job.log(`attempt ${finishing.attempt}/${attempts} of ${payload.op} on host ${ctx.hostId}`);
       try {
         const operation = () =>
           runOperation(ctx, payload, {
             log,
+            jobId: job.id!,
             isFinalAttempt,
             progress: async (step, index, total) => {
               await job.updateProgress({ step, percent: Math.round((index / total) * 100) });
@@ -64,28 +94,22 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
           startedAt,
           finishedAt: new Date().toISOString(),
         };
-        if (batchId !== undefined) await batches.count(ctx, batchId, true);
-        await ctx.store.putOutcome(job.id!, { status: 'completed', result, at: new Date().toISOString() });
-        await ctx.store.markSequenceFinished(sandboxId, seq);
-        await ctx.events.publish({
-          type: 'job.completed',
-          at: new Date().toISOString(),
-          hostId: ctx.hostId,
-          jobId: job.id!,
-          op: payload.op,
-          sandboxId,
-          result,
-        });
+        await finishJob(ctx, finishing, { status: 'completed', result, at: new Date().toISOString() });
+        if (batchId !== undefined) await batches.count(ctx, batchId, job.id!, true);
         log.info({ outcome: result.outcome }, 'job completed');
-        await job.log(`completed: ${result.outcome}`);
         return result;
       } catch (error) {
         const final = isFinalAttempt || isFinalError(error);
         log.error({ err: error, final }, 'job failed');
         await job.log(`failed${final ? ' (final)' : ', will retry'}: ${errorInfo(error).message}`);
-        await recordFailure(ctx, job, data, error, final);
-        if (final && payload.op === 'snapshot' && payload.batchId !== undefined) {
-          await batches.count(ctx, payload.batchId, false);
+        if (!final) {
+          await publishRetry(ctx, finishing, errorInfo(error));
+          throw toJobError(error);
+        }
+        await markFailedIfNew(ctx, sandboxId, error);
+        await finishJob(ctx, finishing, failedOutcome(errorInfo(error)));
+        if (payload.op === 'snapshot' && payload.batchId !== undefined) {
+          await batches.count(ctx, payload.batchId, job.id!, false);
         }
         throw toJobError(error);
       }
@@ -93,52 +117,41 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
   };
 }
 
-async function recordFailure(
-  ctx: HostContext,
-  job: Job,
-  data: JobData | undefined,
-  error: unknown,
-  final: boolean,
-): Promise<void> {
+// A job whose place has passed: a redelivery of a finished job answers with its outcome
+// (published again, in case the first publish was lost); one that never ran is superseded.
+async function answerFinished(ctx: HostContext, job: FinishingJob): Promise<OperationResult> {
+  const recorded: JobOutcome | undefined = await ctx.store.getOutcome(job.jobId);
+  const outcome =
+    recorded ??
+    failedOutcome(
+      new SupersededError(
+        `job ${job.jobId} (#${job.seq} of sandbox ${job.sandboxId}) never ran and its place in the sandbox's order has passed`,
+      ).toJSON(),
+    );
+  await finishJob(ctx, job, outcome);
+  if (outcome.status === 'completed') return { ...outcome.result, outcome: 'already' } as OperationResult;
+  throw new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`);
+}
+
+async function rejectInvalid(ctx: HostContext, job: Job, error: unknown): Promise<void> {
   const info = errorInfo(error);
-  if (final)
-    await ctx.store.putOutcome(job.id!, { status: 'failed', error: info, at: new Date().toISOString() });
-  if (data === undefined) {
-    await ctx.events.publish({
-      type: 'job.failed',
-      at: new Date().toISOString(),
-      hostId: ctx.hostId,
-      jobId: job.id!,
-      op: job.name,
-      error: info,
-      willRetry: false,
-      attempt: job.attemptsMade + 1,
-    });
-    return;
-  }
-  const sandboxId = data.payload.sandboxId;
-  if (final) {
-    await ctx.store.markSequenceFinished(sandboxId, data.seq);
-    await markFailedIfNew(ctx, data, error);
-  }
+  await ctx.store.putOutcome(job.id!, failedOutcome(info));
   await ctx.events.publish({
     type: 'job.failed',
     at: new Date().toISOString(),
     hostId: ctx.hostId,
     jobId: job.id!,
-    op: data.payload.op,
-    sandboxId,
+    op: job.name,
     error: info,
-    willRetry: !final,
+    willRetry: false,
     attempt: job.attemptsMade + 1,
   });
 }
 
 // A create or restore that failed for good leaves a `failed` record (its resources rolled back);
 // other operations keep the sandbox's state as it is.
-async function markFailedIfNew(ctx: HostContext, data: JobData, error: unknown): Promise<void> {
-  if (error instanceof ValidationError) return;
-  const entry = ctx.ledger.get(data.payload.sandboxId);
+async function markFailedIfNew(ctx: HostContext, sandboxId: string, error: unknown): Promise<void> {
+  const entry = ctx.ledger.get(sandboxId);
   if (entry === undefined || (entry.state !== 'creating' && entry.state !== 'restoring')) return;
   await setSandboxState(ctx, entry, 'failed', { lastError: errorInfo(error) });
   await ctx.ledger.remove(entry.sandboxId);

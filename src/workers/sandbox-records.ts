@@ -1,7 +1,16 @@
+import { CorruptStateError } from '../errors/index.ts';
 import type { SandboxState } from '../events/event-schemas.ts';
 import type { LedgerEntry } from '../state/host-ledger.ts';
 import type { SandboxRecord } from '../state/record-schemas.ts';
 import type { HostContext } from './host-context.ts';
+
+/** States a job passes through; the entry names the job while in them. */
+export const TRANSITIONAL: ReadonlySet<SandboxState> = new Set([
+  'creating',
+  'restoring',
+  'snapshotting',
+  'destroying',
+]);
 
 /**
  * Moves a sandbox to `state` everywhere at once: the host ledger (the host's truth), the
@@ -14,7 +23,10 @@ export async function setSandboxState(
   extra: Partial<Pick<SandboxRecord, 'diskBytes' | 'pid' | 'lastError'>> = {},
 ): Promise<LedgerEntry> {
   const previous = ctx.ledger.get(entry.sandboxId)?.state;
-  const next: LedgerEntry = { ...entry, state };
+  // The owning job and the snapshot in progress belong to transitional states only.
+  const next: LedgerEntry = TRANSITIONAL.has(state)
+    ? { ...entry, state }
+    : { ...entry, state, jobId: undefined, snapshotId: undefined };
   if (state === 'destroyed') await ctx.ledger.remove(entry.sandboxId);
   else await ctx.ledger.put(next);
   await publishRecord(ctx, next, extra);
@@ -37,8 +49,12 @@ export async function publishRecord(
   entry: LedgerEntry,
   extra: Partial<Pick<SandboxRecord, 'diskBytes' | 'pid' | 'lastError'>> = {},
 ): Promise<void> {
-  const existing = await ctx.store.getSandbox(entry.sandboxId);
-  const { priorState: _prior, ...fields } = entry;
+  const existing = await ctx.store.getSandbox(entry.sandboxId).catch((error: unknown) => {
+    // The host's ledger is the truth: a corrupt fleet record is replaced, not trusted.
+    if (error instanceof CorruptStateError) return undefined;
+    throw error;
+  });
+  const { priorState: _prior, jobId: _job, snapshotId: _snapshot, ...fields } = entry;
   await ctx.store.putSandbox({
     ...(existing ?? {}),
     ...fields,

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { registerDashboard } from '../../src/cli/commands/dashboard.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -17,13 +19,27 @@ interface Service {
   environment?: Record<string, string>;
 }
 
+interface Compose {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+}
+
+async function readCompose(): Promise<Compose> {
+  return parse(await readFile(`${root}/docker-compose.yml`, 'utf8')) as Compose;
+}
+
+/** The environment variable `hangar dashboard` reads its credentials from. */
+function dashboardAuthEnv(): string | undefined {
+  const program = new Command();
+  registerDashboard(program);
+  const dashboard = program.commands.find((command) => command.name() === 'dashboard');
+  return dashboard?.options.find((option) => option.long === '--basic-auth')?.envVar;
+}
+
 // Docker cannot run on this machine (client only): the files are checked for shape, not run.
 describe('docker-compose.yml and docker/Dockerfile', () => {
   it('parses, and wires redis, worker and dashboard as documented', async () => {
-    const compose = parse(await readFile(`${root}/docker-compose.yml`, 'utf8')) as {
-      services: Record<string, Service>;
-      volumes: Record<string, unknown>;
-    };
+    const compose = await readCompose();
     const { redis, worker, dashboard } = compose.services;
     expect(redis?.image).toBe('redis:7');
     expect(redis?.command).toEqual([
@@ -53,8 +69,25 @@ describe('docker-compose.yml and docker/Dockerfile', () => {
       '--port',
       '3000',
     ]);
-    expect(dashboard?.ports).toContain('3000:3000');
     expect(Object.keys(compose.volumes).sort()).toEqual(['hangar-state', 'redis-data']);
+  });
+
+  it('publishes the dashboard (and every other port) on 127.0.0.1 only', async () => {
+    const { services } = await readCompose();
+    expect(services.dashboard?.ports).toEqual(['127.0.0.1:3000:3000']);
+    for (const [name, service] of Object.entries(services))
+      for (const port of service.ports ?? [])
+        expect(port, `${name} publishes ${port}`).toMatch(/^127\.0\.0\.1:/);
+  });
+
+  it('requires the dashboard credentials from the environment, in the variable the dashboard reads, and allows no actions', async () => {
+    const { dashboard } = (await readCompose()).services;
+    const variable = dashboardAuthEnv();
+    expect(variable).toBe('HANGAR_DASHBOARD_AUTH');
+    // `${VAR:?message}`: compose refuses to start when VAR is unset or empty, so there is no
+    // default that would leave the dashboard (on 0.0.0.0 inside the container) without auth.
+    expect(dashboard?.environment?.[variable ?? '']).toMatch(/^\$\{HANGAR_DASHBOARD_AUTH:\?[^}]+\}$/);
+    expect(dashboard?.command).not.toContain('--allow-actions');
   });
 
   it('builds on node:24-bookworm with the host tools the worker runs', async () => {

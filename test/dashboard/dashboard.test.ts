@@ -9,30 +9,12 @@ import {
   PortInUseError,
   startDashboard,
 } from '../../src/dashboard/index.ts';
-import { bullPrefix, hostQueueName, KeySpace } from '../../src/queues/names.ts';
-import { FleetStore } from '../../src/state/fleet-store.ts';
-import type { HostHeartbeat } from '../../src/state/record-schemas.ts';
+import { bullPrefix, hostQueueName } from '../../src/queues/names.ts';
+import { authHeader, registerHost } from '../support/dashboard.ts';
 import { deleteKeys, TEST_REDIS_URL } from '../support/redis.ts';
 
 const keyPrefix = `hangar-test-${randomBytes(4).toString('hex')}`;
 const auth = { user: 'ops', password: 'p:ss word' };
-
-function heartbeat(hostId: string): HostHeartbeat {
-  const now = new Date().toISOString();
-  return {
-    hostId,
-    backend: { kind: 'cloud-hypervisor', standIn: true, description: 'CH API simulator (stand-in)' },
-    capacity: { vcpus: 8, memoryMib: 8192, slots: 10 },
-    used: { vcpus: 0, memoryMib: 0, slots: 0 },
-    templates: ['base'],
-    startedAt: now,
-    at: now,
-  };
-}
-
-function authHeader(user: string, password: string): Record<string, string> {
-  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
-}
 
 interface QueuesResponse {
   queues: { name: string; readOnlyMode: boolean; counts: Record<string, number> }[];
@@ -45,9 +27,8 @@ describe('dashboard (Bull Board over the fleet, real Redis)', () => {
 
   beforeAll(async () => {
     redis = new Redis(TEST_REDIS_URL);
-    const store = new FleetStore(redis, new KeySpace(keyPrefix));
-    await store.beat(heartbeat('dash-h1'), 60_000);
-    await store.beat(heartbeat('dash-h2'), 60_000);
+    await registerHost(redis, keyPrefix, 'dash-h1');
+    await registerHost(redis, keyPrefix, 'dash-h2');
     queue = new Queue(hostQueueName('dash-h1'), { connection: redis, prefix: bullPrefix(keyPrefix) });
     await queue.add('create', { hello: 'world' });
   });
@@ -79,7 +60,7 @@ describe('dashboard (Bull Board over the fleet, real Redis)', () => {
     const names = body.queues.map((q) => q.name).sort();
     expect(names).toEqual(['batch', 'host-dash-h1', 'host-dash-h2']);
     expect(body.queues.find((q) => q.name === 'host-dash-h1')?.counts.waiting).toBe(1);
-    expect(body.queues.every((q) => q.readOnlyMode === false)).toBe(true);
+    expect(body.queues.every((q) => q.readOnlyMode === true)).toBe(true);
     expect((await fetch(`${dashboard.url}/healthz`)).status).toBe(200);
     const fleet = (await (await fetch(`${dashboard.url}/api/fleet`)).json()) as {
       hosts: { hostId: string }[];
@@ -89,7 +70,7 @@ describe('dashboard (Bull Board over the fleet, real Redis)', () => {
 
   it('picks up a host that registers after it started', async () => {
     const dashboard = await start({});
-    await new FleetStore(redis, new KeySpace(keyPrefix)).beat(heartbeat('dash-h3'), 60_000);
+    await registerHost(redis, keyPrefix, 'dash-h3');
     let names: string[] = [];
     for (let i = 0; i < 50 && !names.includes('host-dash-h3'); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -116,11 +97,19 @@ describe('dashboard (Bull Board over the fleet, real Redis)', () => {
     expect((await fetch(`${dashboard.url}/healthz`)).status).toBe(200);
   });
 
-  it('reports read-only mode through the Bull Board API', async () => {
-    const dashboard = await start({ readOnly: true });
-    const body = (await (await fetch(`${dashboard.url}/admin/queues/api/queues`)).json()) as QueuesResponse;
-    expect(body.queues.length).toBeGreaterThanOrEqual(3);
-    expect(body.queues.every((q) => q.readOnlyMode === true)).toBe(true);
+  it('reports read-only mode through the Bull Board API: on by default, off with allowActions', async () => {
+    const readOnly = await start({});
+    expect(readOnly.readOnly).toBe(true);
+    const allowed = await start({ allowActions: true });
+    expect(allowed.readOnly).toBe(false);
+    for (const [dashboard, expected] of [
+      [readOnly, true],
+      [allowed, false],
+    ] as const) {
+      const body = (await (await fetch(`${dashboard.url}/admin/queues/api/queues`)).json()) as QueuesResponse;
+      expect(body.queues.length).toBeGreaterThanOrEqual(3);
+      expect(body.queues.every((q) => q.readOnlyMode === expected)).toBe(true);
+    }
   });
 
   it('frees its port on close, and says when a port is taken', async () => {

@@ -38,6 +38,17 @@ describe('SlotClaims', () => {
     await temp.remove();
   });
 
+  it('removes at once the temp file of a claimant that died between temp and link, and keeps a live one', async () => {
+    const claims = new SlotClaims({ dir, maxSlots: 4 });
+    await claims.claim('a');
+    const dead = spawn('true');
+    await new Promise((resolve) => dead.on('exit', resolve));
+    await writeFile(join(dir, `.claim-${dead.pid}-0123456789ab.tmp`), '{"owner":"b"');
+    await writeFile(join(dir, `.claim-${process.pid}-0123456789ab.tmp`), '{"owner":"c"');
+    expect([...(await claims.list()).values()].map((claim) => claim.owner)).toEqual(['a']);
+    expect((await readdir(dir)).sort()).toEqual([`.claim-${process.pid}-0123456789ab.tmp`, '1.claim']);
+  });
+
   it('gives 200 concurrent claims in one process 200 distinct slots, lowest first', async () => {
     // Two instances over one directory, so the exclusive create is what keeps them apart.
     const a = new SlotClaims({ dir });

@@ -22,6 +22,32 @@ const config = parseNetworkConfig({
   maxSlots: 10,
 });
 
+/** The host guards' chains as `nft -j list table inet hgtd` shows them. */
+const HOST_CHAINS = [
+  { name: 'forward', type: 'filter', hook: 'forward' },
+  { name: 'input', type: 'filter', hook: 'input' },
+  { name: 'postrouting', type: 'nat', hook: 'postrouting' },
+];
+
+/** The chains of this file's host table (with a rule count each), or undefined when there is no table. */
+async function hostChains(): Promise<{ name: string; type: string; hook: string }[] | undefined> {
+  const listed = await execa('nft', ['-j', 'list', 'table', 'inet', config.prefix], { reject: false });
+  if (listed.exitCode !== 0) {
+    expect(String(listed.stderr)).toMatch(/No such file or directory/);
+    return undefined;
+  }
+  const objects = (JSON.parse(String(listed.stdout)) as { nftables: Record<string, unknown>[] }).nftables;
+  const rules = objects.flatMap((o) => (o.rule === undefined ? [] : [(o.rule as { chain: string }).chain]));
+  const chains = objects.flatMap((o) =>
+    o.chain === undefined ? [] : [o.chain as { name: string; type: string; hook: string }],
+  );
+  for (const chain of chains)
+    expect(rules.filter((name) => name === chain.name).length, chain.name).toBeGreaterThan(0);
+  return chains
+    .map(({ name, type, hook }) => ({ name, type, hook }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 async function names(): Promise<{ namespaces: string[]; links: string[]; routes: string[] }> {
   const namespaces = await json<{ name: string }[]>('ip', ['-j', 'netns', 'list']);
   const links = await json<{ ifname: string }[]>('ip', ['-j', 'link', 'show']);
@@ -38,11 +64,13 @@ describe('sweepNetwork (startup sweep of objects no slot claim owns)', () => {
 
   beforeAll(async () => {
     await sweepNetwork(config, new Set());
+    await removeHostNetwork(config);
     before = await snapshotHost(config.prefix);
   });
   afterAll(async () => {
     await Promise.all([1, 2, 3].map((slot) => removeNetwork(slot, config).catch(() => undefined)));
     await sweepNetwork(config, new Set()).catch(() => undefined);
+    await removeHostNetwork(config).catch(() => undefined);
   });
 
   it('removes slots 1 and 3 and keeps owned slot 2 working', async () => {
@@ -56,7 +84,6 @@ describe('sweepNetwork (startup sweep of objects no slot claim owns)', () => {
       namespaces: ['hgtd-ns-1', 'hgtd-ns-3'],
       links: ['hgtd-veth-1', 'hgtd-veth-3'],
       routes: ['10.218.0.1', '10.218.0.3', '10.218.0.7'],
-      hostTable: false,
     });
     expect(await names()).toEqual({
       namespaces: ['hgtd-ns-2'],
@@ -84,18 +111,30 @@ describe('sweepNetwork (startup sweep of objects no slot claim owns)', () => {
       namespaces: [],
       links: [],
       routes: [],
-      hostTable: false,
     });
   });
 
-  it('with nothing owned it removes every slot and the host table, leaving the host as before', async () => {
+  it('with nothing owned it removes every slot but keeps the host table; removeHostNetwork then leaves the host as before', async () => {
     expect(await sweepNetwork(config, new Set())).toEqual({
       namespaces: ['hgtd-ns-2'],
       links: ['hgtd-veth-2'],
       routes: ['10.218.0.2'],
-      hostTable: true,
     });
-    expect(await removeHostNetwork(config)).toBe(false);
+    expect(await hostChains()).toEqual(HOST_CHAINS);
+    expect(await removeHostNetwork(config)).toBe(true);
+    expect(await snapshotHost(config.prefix)).toEqual(before);
+  });
+
+  // A fresh worker builds the host table and then sweeps with no slot claimed yet.
+  it('a fresh start (host table, then a sweep owning nothing) keeps the forward, input and masquerade guards', async () => {
+    await ensureHostNetwork(config);
+    expect(await hostChains()).toEqual(HOST_CHAINS);
+    for (let sweep = 0; sweep < 2; sweep += 1) {
+      expect(await sweepNetwork(config, new Set())).toMatchObject({ namespaces: [], links: [], routes: [] });
+      expect(await hostChains()).toEqual(HOST_CHAINS);
+    }
+    expect(await removeHostNetwork(config)).toBe(true);
+    expect(await hostChains()).toBeUndefined();
     expect(await snapshotHost(config.prefix)).toEqual(before);
   });
 });

@@ -118,7 +118,10 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
     await (await client.destroy(id)).result();
     await expect(client.resume(id)).rejects.toMatchObject({ code: ErrorCode.IllegalState });
     // The worker refuses too, when a job reaches it anyway (a producer that raced the destroy).
-    const { data, jobId } = await client.prepareJob('h1', { op: 'resume', sandboxId: id });
+    const {
+      data,
+      ref: { jobId },
+    } = await client.prepareJob('h1', { op: 'resume', sandboxId: id });
     await client.queueFor('h1').add('resume', data, { jobId, attempts: 5 });
     await expect(
       client.handle({ jobId, hostId: 'h1', sandboxId: id, op: 'resume' }).result(10_000),

@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { parseBasicAuth } from '../../dashboard/basic-auth.ts';
+import { assertNotExposed } from '../../dashboard/exposure.ts';
 import { createLogger } from '../../logging/logger.ts';
 import { addFleetOptions, FleetFlags, intFlag, parseFlags } from './cli-options.ts';
 import { pingRedis } from './redis-ping.ts';
@@ -9,8 +10,10 @@ import { exitSoon, untilShutdownSignal } from './shutdown-signal.ts';
 const DashboardFlags = FleetFlags.extend({
   port: intFlag(0, 65_535).default(3000),
   host: z.string().min(1).default('127.0.0.1'),
+  allowActions: z.boolean().default(false),
+  // The old opt-in, now the default; still accepted so existing scripts keep working.
   readOnly: z.boolean().default(false),
-  // An empty HANGAR_DASHBOARD_AUTH (compose's `${VAR:-}`) means no auth.
+  // An empty HANGAR_DASHBOARD_AUTH means none (then only a loopback --host is accepted).
   basicAuth: z
     .string()
     .optional()
@@ -24,16 +27,28 @@ export function registerDashboard(program: Command): void {
   const command = program
     .command('dashboard')
     .description(
-      'serve Bull Board over every host queue and the batch queue (http://127.0.0.1:3000/admin/queues)',
+      'serve Bull Board over every host queue and the batch queue (http://127.0.0.1:3000/admin/queues), read-only unless --allow-actions',
     )
     .option('--port <port>', 'port to listen on', '3000')
-    .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
-    .option('--read-only', 'show jobs, allow no retry, clean, pause or remove')
+    .option(
+      '--host <address>',
+      'address to listen on; anything but loopback (e.g. 0.0.0.0) needs --basic-auth',
+      '127.0.0.1',
+    )
+    .addOption(
+      new Option(
+        '--allow-actions',
+        'let the dashboard add, retry, promote, clean, pause and remove jobs (default: read-only)',
+      ).conflicts('readOnly'),
+    )
+    .addOption(new Option('--read-only').hideHelp())
     .addOption(
       new Option('--basic-auth <user:password>', 'ask for these credentials').env('HANGAR_DASHBOARD_AUTH'),
     );
   addFleetOptions(command).action(async (raw: Record<string, unknown>) => {
     const flags = parseFlags('dashboard', DashboardFlags, raw);
+    // Before Redis: an exposed dashboard is a setup mistake, whatever state Redis is in.
+    assertNotExposed(flags.host, flags.basicAuth);
     await pingRedis(flags.redis);
     // Loaded here, not at startup: express and Bull Board are only needed by this command.
     const { BOARD_PATH, startDashboard } = await import('../../dashboard/dashboard.ts');
@@ -42,15 +57,21 @@ export function registerDashboard(program: Command): void {
       keyPrefix: flags.prefix,
       port: flags.port,
       host: flags.host,
-      readOnly: flags.readOnly,
+      allowActions: flags.allowActions,
       ...(flags.basicAuth === undefined ? {} : { basicAuth: flags.basicAuth }),
       logger: createLogger({ destination: 2 }),
     });
     if (flags.json)
-      console.log(JSON.stringify({ url: `${dashboard.url}${BOARD_PATH}`, port: dashboard.port }));
+      console.log(
+        JSON.stringify({
+          url: `${dashboard.url}${BOARD_PATH}`,
+          port: dashboard.port,
+          readOnly: dashboard.readOnly,
+        }),
+      );
     else
       console.log(
-        `dashboard: ${dashboard.url}${BOARD_PATH}${flags.readOnly ? ' (read-only)' : ''}${flags.basicAuth ? ' (basic auth)' : ''}`,
+        `dashboard: ${dashboard.url}${BOARD_PATH}${dashboard.readOnly ? ' (read-only)' : ' (actions allowed)'}${flags.basicAuth ? ' (basic auth)' : ''}`,
       );
     await untilShutdownSignal();
     await dashboard.close();

@@ -17,6 +17,8 @@ function subjectOf(event: HangarEvent): string {
   switch (event.type) {
     case 'host.lost':
       return event.lostHostId;
+    case 'host.recovered':
+      return event.hostId ?? '-';
     case 'batch.completed':
     case 'batch.progress':
       return event.batchId;
@@ -41,6 +43,8 @@ function detailOf(event: HangarEvent): string {
       return `pid ${event.pid} exited (${event.signal ?? `code ${event.code}`})`;
     case 'host.lost':
       return `${event.sandboxes.length} sandbox(es) lost`;
+    case 'host.recovered':
+      return `${event.sandboxes.length} sandbox(es) back`;
     case 'batch.progress':
       return `${event.done + event.failed}/${event.total} (${event.failed} failed)`;
     case 'batch.completed': {

@@ -18,6 +18,9 @@ const WorkerFlags = FleetFlags.extend({
   disk: z.string().optional(),
   poolSize: intFlag(0, 256).optional(),
   templates: z.string().optional(),
+  vcpus: intFlag(1, 100_000).optional(),
+  memoryMib: intFlag(128, 1 << 30).optional(),
+  diskReserveMib: intFlag(0, 1 << 30).optional(),
   networkPrefix: z.string().optional(),
   vethRange: z.string().optional(),
   hostRange: z.string().optional(),
@@ -37,6 +40,12 @@ export function registerWorker(program: Command): void {
     )
     .option('--disk <kind>', 'auto | file | device-mapper (env HANGAR_DISK; default auto)')
     .option('--pool-size <n>', 'network slots kept ready (env HANGAR_POOL_SIZE; default 4)')
+    .option('--vcpus <n>', 'vCPUs this host offers to sandboxes (env HANGAR_VCPUS; default 64)')
+    .option('--memory-mib <n>', 'memory (MiB) this host offers to sandboxes (env HANGAR_MEMORY_MIB; default 131072)')
+    .option(
+      '--disk-reserve-mib <n>',
+      'free space (MiB) kept in the state dir: creates, restores and snapshots that would eat into it are refused (env HANGAR_DISK_RESERVE_MIB; default 1024)',
+    )
     .option(
       '--templates <file>',
       'YAML file of templates (env HANGAR_TEMPLATES; default: the demo template)',
@@ -53,10 +62,19 @@ export function registerWorker(program: Command): void {
       disk: flags.disk,
       poolSize: flags.poolSize,
       templatesFile: flags.templates,
+      diskReserveMib: flags.diskReserveMib,
     };
+    const env = workerConfigFromEnv();
+    const vcpus = flags.vcpus ?? env.capacity?.vcpus;
+    const memoryMib = flags.memoryMib ?? env.capacity?.memoryMib;
+    const capacity =
+      vcpus === undefined && memoryMib === undefined
+        ? {}
+        : { capacity: { vcpus: vcpus ?? 64, memoryMib: memoryMib ?? 131_072 } };
     const network = networkFromFlags(flags);
     const config = parseWorkerConfig({
-      ...workerConfigFromEnv(),
+      ...env,
+      ...capacity,
       ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)),
       ...(Object.keys(network).length > 0 ? { network } : {}),
     });

@@ -1,10 +1,10 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { IllegalStateError } from '../../errors/index.ts';
 import { type Logger, silentLogger } from '../../logging/logger.ts';
 import { launchDetached, waitReady } from '../process/index.ts';
 import { inNetns } from '../process/namespaces.ts';
 import { SandboxProcess } from '../process/sandbox-process.ts';
-import { type RuntimePaths, runtimePaths } from '../runtime-paths.ts';
+import { prepareRuntimeDir, type RuntimePaths, runtimePaths } from '../runtime-paths.ts';
 import { diskUsage, isCompleteSnapshot, writeSnapshotAtomically } from '../snapshot-dir.ts';
 import type { EnsureOutcome, SandboxVm, SnapshotInfo, VmCrash, VmState } from '../vm-driver.ts';
 import type { VmSpec } from '../vm-spec.ts';
@@ -68,7 +68,13 @@ export class ChSandboxVm implements SandboxVm {
       ...options.shutdownTimeouts,
     };
     this.#api = new ChApiClient(this.paths.apiSocket);
-    this.#process = new SandboxProcess(sandboxId, this.paths, this.paths.vmmLog, this.#log);
+    this.#process = new SandboxProcess(sandboxId, this.paths, {
+      extraLogPath: this.paths.vmmLog,
+      log: this.#log,
+      probe: () => this.#ping(),
+      readyTimeoutMs: this.#readyTimeoutMs,
+      terminate: { termGraceMs: this.#shutdown.termMs, killGraceMs: this.#shutdown.killMs },
+    });
   }
 
   get pid(): number | undefined {
@@ -183,7 +189,7 @@ export class ChSandboxVm implements SandboxVm {
   }
 
   async #launch(spec: VmSpec, restoreDir?: string): Promise<void> {
-    await mkdir(this.paths.dir, { recursive: true });
+    await prepareRuntimeDir(this.paths, [this.paths.output, this.paths.vmmLog, this.paths.serialLog]);
     await rm(this.paths.apiSocket, { force: true });
     const chArgs = buildChArgs({
       binary: this.#binary,
@@ -205,15 +211,13 @@ export class ChSandboxVm implements SandboxVm {
       this.#log,
     );
     this.#process.adopt(proc);
-    await waitReady(
-      proc,
-      async () => {
-        await this.#api.ping();
-        return true;
-      },
-      { timeoutMs: this.#readyTimeoutMs, intervalMs: 10 },
-    );
+    await waitReady(proc, () => this.#ping(), { timeoutMs: this.#readyTimeoutMs, intervalMs: 10 });
     this.#log.info({ pid: proc.pid, restore: restoreDir !== undefined }, 'VMM launched');
+  }
+
+  async #ping(): Promise<boolean> {
+    await this.#api.ping();
+    return true;
   }
 
   async #info(): Promise<VmInfo | undefined> {

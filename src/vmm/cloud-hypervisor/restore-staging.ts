@@ -1,6 +1,16 @@
-import { copyFile, constants as fsConstants, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  constants as fsConstants,
+  link,
+  mkdir,
+  readFile,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValidationError } from '../../errors/index.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.ts';
 import type { VmSpec } from '../vm-spec.ts';
 import { ReportedVmConfig, type VmConfig } from './schemas/index.ts';
 
@@ -12,7 +22,8 @@ export const SNAPSHOT_FILES = ['config.json', 'state.json', 'memory-ranges'] as 
  * config.json names the disk, kernel and serial paths of the sandbox it was taken from;
  * we rewrite them (cocoon's way) rather than faking paths in a mount namespace, so a
  * snapshot restores into any sandbox and stays immutable. The memory file is hard-linked
- * (or reflinked/copied across file systems), never modified.
+ * (or reflinked/copied across file systems), never modified. The staging directory is
+ * 0700 and what we write into it 0600: it holds guest memory.
  */
 export async function stageRestore(
   snapshotDir: string,
@@ -21,10 +32,12 @@ export async function stageRestore(
   serialLogPath: string,
 ): Promise<VmConfig> {
   await rm(stagingDir, { recursive: true, force: true });
-  await mkdir(stagingDir, { recursive: true });
+  await mkdir(stagingDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const raw = await readSnapshotConfig(snapshotDir);
   const config = rewriteConfigForSandbox(raw, spec, serialLogPath);
-  await writeFile(join(stagingDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  await writeFile(join(stagingDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`, {
+    mode: PRIVATE_FILE_MODE,
+  });
   for (const name of ['state.json', 'memory-ranges'] as const) {
     await linkOrCopy(join(snapshotDir, name), join(stagingDir, name));
   }
@@ -67,11 +80,14 @@ export function rewriteConfigForSandbox(config: VmConfig, spec: VmSpec, serialLo
   };
 }
 
+// A hard link shares the snapshot's inode and mode (0600 for snapshots we wrote); a copy takes
+// the source's mode, so it is set explicitly.
 async function linkOrCopy(from: string, to: string): Promise<void> {
   try {
     await link(from, to);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
     await copyFile(from, to, fsConstants.COPYFILE_FICLONE);
+    await chmod(to, PRIVATE_FILE_MODE);
   }
 }

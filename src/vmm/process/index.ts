@@ -7,6 +7,13 @@ export {
   watchChildExit,
   watchPidExit,
 } from './exit-watch.ts';
+export {
+  type FoundVmm,
+  findVmmProcesses,
+  findVmmProcessesIn,
+  vmmArguments,
+} from './find-vmm-processes.ts';
+export { type KilledVmm, killUnownedVmms } from './kill-unowned-vmms.ts';
 export { LaunchSpec, launchDetached } from './launch.ts';
 export { readLogTail } from './log-tail.ts';
 export { assertNetnsName, inNamespaces, inNetns, inPrivateMountNs } from './namespaces.ts';
@@ -19,8 +26,20 @@ export {
   readCmdline,
   readStartTime,
   readStat,
+  startDateOf,
 } from './proc.ts';
-export { SandboxProcess } from './sandbox-process.ts';
-export { type TerminateOptions, type TerminateOutcome, terminate } from './terminate.ts';
-export { type ReattachOptions, type VmmExit, VmmProcess, type VmmProcessInit } from './vmm-process.ts';
+export { SandboxProcess, type SandboxProcessOptions } from './sandbox-process.ts';
+export {
+  DEFAULT_TERMINATE_GRACE,
+  type TerminateOptions,
+  type TerminateOutcome,
+  terminate,
+} from './terminate.ts';
+export {
+  type ReattachOptions,
+  type RunningVmm,
+  type VmmExit,
+  VmmProcess,
+  type VmmProcessInit,
+} from './vmm-process.ts';
 export { type WaitReadyOptions, waitReady } from './wait-ready.ts';

@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { z } from 'zod';
 import { CommandError, ErrorCode, HangarError, ValidationError } from '../../errors/index.ts';
 import { type Logger, silentLogger } from '../../logging/logger.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.ts';
 import { watchChildExit } from './exit-watch.ts';
 import { type PidfileRecord, writePidfile } from './pidfile.ts';
 import { readStat } from './proc.ts';
@@ -67,17 +68,20 @@ function spawnDetached(
  * Starts a VMM detached in its own session and process group, so a worker restart leaves
  * it running, with its output appended to `outputPath`, and records it in an atomic pidfile.
  * The child handle is unref'd: the worker may exit while VMs run, yet a live worker still
- * hears the exit (code and signal) through the crash watcher.
+ * hears the exit (code and signal) through the crash watcher. A worker killed between the
+ * spawn and the pidfile's rename leaves a VMM no pidfile names: its command line names its
+ * runtime directory, and findVmmProcessesIn() finds it by that (SandboxProcess does).
  */
 export async function launchDetached(spec: LaunchSpec, logger: Logger = silentLogger): Promise<VmmProcess> {
   const parsed = LaunchSpec.safeParse(spec);
   if (!parsed.success) throw ValidationError.fromZod('VMM launch spec', parsed.error);
   const { argv, env, cwd, outputPath, pidfilePath, identity, extraLogPath } = parsed.data;
   const [file, ...args] = argv as [string, ...string[]];
-  await mkdir(dirname(outputPath), { recursive: true });
-  await mkdir(dirname(pidfilePath), { recursive: true });
+  // Only the directories made here get 0700: an existing one is the caller's to decide.
+  await mkdir(dirname(outputPath), { recursive: true, mode: PRIVATE_DIR_MODE });
+  await mkdir(dirname(pidfilePath), { recursive: true, mode: PRIVATE_DIR_MODE });
 
-  const output = await open(outputPath, 'a', 0o600);
+  const output = await open(outputPath, 'a', PRIVATE_FILE_MODE);
   const startedAt = new Date();
   let child: ReturnType<typeof spawnDetached>;
   let procStartTime: number | undefined;

@@ -77,3 +77,18 @@ export function matchesIdentity(pid: number, record: ProcessIdentity): boolean {
   if (readStartTime(pid) !== record.procStartTime) return false;
   return readCmdline(pid)?.some((arg) => arg.includes(record.identity)) ?? false;
 }
+
+// /proc reports start times in USER_HZ ticks, which the kernel fixes at 100 for userspace on
+// every architecture hangar runs on (x86-64, arm64).
+const USER_HZ = 100;
+
+/** When a process with this start time (ticks since boot) started; undefined if /proc/stat has no btime. */
+export function startDateOf(startTime: number): Date | undefined {
+  let btime: string | undefined;
+  try {
+    btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+  return btime === undefined ? undefined : new Date(Number(btime) * 1000 + (startTime * 1000) / USER_HZ);
+}

@@ -7,6 +7,9 @@ export interface TerminateOptions {
   killGraceMs: number;
 }
 
+/** The grace periods used where no caller chose any: 2 s for SIGTERM, 2 s for SIGKILL. */
+export const DEFAULT_TERMINATE_GRACE: TerminateOptions = { termGraceMs: 2_000, killGraceMs: 2_000 };
+
 /** How the VMM ended: it was gone already, SIGTERM sufficed, or it took SIGKILL. */
 export type TerminateOutcome = 'exited-already' | 'sigterm' | 'sigkill';
 

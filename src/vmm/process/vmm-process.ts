@@ -2,7 +2,7 @@ import { type Logger, silentLogger } from '../../logging/logger.ts';
 import { DEFAULT_POLL_INTERVAL_MS, type ExitStatus, type ExitWatch, watchPidExit } from './exit-watch.ts';
 import { readLogTail } from './log-tail.ts';
 import { readPidfile, removePidfile } from './pidfile.ts';
-import { isAlive, matchesIdentity, readStartTime } from './proc.ts';
+import { isAlive, matchesIdentity, readStartTime, startDateOf } from './proc.ts';
 
 /** An exit of a VMM that nobody asked for, as crash listeners receive it. */
 export interface VmmExit {
@@ -28,7 +28,18 @@ export interface VmmProcessInit {
   logger?: Logger;
 }
 
-/** Options of VmmProcess.reattach(); paths given here win over those in the pidfile. */
+/** A running process to take charge of: what a pidfile records, or what /proc showed. */
+export interface RunningVmm {
+  pid: number;
+  procStartTime: number;
+  argv: string[];
+  /** A string its command line must hold (the API socket path). */
+  identity: string;
+  /** When it started; derived from its start time when absent. */
+  startedAt?: Date;
+}
+
+/** Options of VmmProcess.reattach() and attach(); paths given here win over those in the pidfile. */
 export interface ReattachOptions {
   outputPath?: string;
   extraLogPath?: string;
@@ -75,7 +86,18 @@ export class VmmProcess {
   static async reattach(pidfilePath: string, options: ReattachOptions = {}): Promise<VmmProcess | undefined> {
     const logger = options.logger ?? silentLogger;
     const record = await readPidfile(pidfilePath, logger);
-    if (record === undefined || !matchesIdentity(record.pid, record)) {
+    const found =
+      record === undefined
+        ? undefined
+        : VmmProcess.attach(
+            { ...record, startedAt: new Date(record.startedAt) },
+            {
+              ...options,
+              outputPath: options.outputPath ?? record.outputPath,
+              extraLogPath: options.extraLogPath ?? record.extraLogPath,
+            },
+          );
+    if (found === undefined) {
       if (record !== undefined) {
         logger.info(
           { pid: record.pid, pidfilePath },
@@ -83,23 +105,31 @@ export class VmmProcess {
         );
       }
       await removePidfile(pidfilePath);
-      return undefined;
     }
+    return found;
+  }
+
+  /**
+   * Takes charge of a running process that is not our child (found through a pidfile or
+   * /proc), if it still is that process: alive, same start time, identity in its command line.
+   */
+  static attach(running: RunningVmm, options: ReattachOptions = {}): VmmProcess | undefined {
+    if (!matchesIdentity(running.pid, running)) return undefined;
     return new VmmProcess({
-      pid: record.pid,
-      argv: record.argv,
-      startedAt: new Date(record.startedAt),
-      procStartTime: record.procStartTime,
-      identity: record.identity,
+      pid: running.pid,
+      argv: running.argv,
+      startedAt: running.startedAt ?? startDateOf(running.procStartTime) ?? new Date(),
+      procStartTime: running.procStartTime,
+      identity: running.identity,
       attached: 'reattached',
       watch: watchPidExit(
-        record.pid,
-        record.procStartTime,
+        running.pid,
+        running.procStartTime,
         options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       ),
-      outputPath: options.outputPath ?? record.outputPath,
-      extraLogPath: options.extraLogPath ?? record.extraLogPath,
-      logger,
+      outputPath: options.outputPath,
+      extraLogPath: options.extraLogPath,
+      logger: options.logger,
     });
   }
 

@@ -1,7 +1,8 @@
-import { access } from 'node:fs/promises';
+import { access, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, HangarError } from '../../errors/index.ts';
 import { pollUntil } from '../../util/poll.ts';
+import { PRIVATE_FILE_MODE } from '../private-files.ts';
 import { MEMORY_FILE, snapshotMigrationUri } from './migration-uri.ts';
 import type { QmpClient } from './qmp-client.ts';
 import type { MigrationStatus } from './qmp-schemas.ts';
@@ -71,8 +72,8 @@ export async function waitMigrationCompleted(qmp: QmpClient, timeoutMs: number):
 }
 
 /**
- * Streams the (paused) VM's memory and device state into `stagingDir`/memory and waits until
- * the file is complete on disk.
+ * Streams the (paused) VM's memory and device state into `stagingDir`/memory, waits until
+ * the file is complete on disk, and makes it 0600 (QEMU's shell and cat create it with QEMU's umask).
  */
 export async function migrateToFile(qmp: QmpClient, stagingDir: string, timeoutMs: number): Promise<void> {
   const uri = snapshotMigrationUri(stagingDir);
@@ -88,8 +89,10 @@ export async function migrateToFile(qmp: QmpClient, stagingDir: string, timeoutM
   await qmp.execute('migrate', { uri });
   await waitMigrationCompleted(qmp, timeoutMs);
   // The renamed file is the proof cat has written everything (see snapshotMigrationUri).
-  await pollUntil('the snapshot memory file', () => access(join(stagingDir, MEMORY_FILE)).then(() => true), {
+  const memoryFile = join(stagingDir, MEMORY_FILE);
+  await pollUntil('the snapshot memory file', () => access(memoryFile).then(() => true), {
     timeoutMs: 10_000,
     intervalMs: 20,
   });
+  await chmod(memoryFile, PRIVATE_FILE_MODE);
 }

@@ -1,10 +1,10 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IllegalStateError } from '../../errors/index.ts';
 import { type Logger, silentLogger } from '../../logging/logger.ts';
 import { launchDetached, waitReady } from '../process/index.ts';
 import { SandboxProcess } from '../process/sandbox-process.ts';
-import { type RuntimePaths, runtimePaths } from '../runtime-paths.ts';
+import { prepareRuntimeDir, type RuntimePaths, runtimePaths } from '../runtime-paths.ts';
 import { diskUsage, isCompleteSnapshot, writeSnapshotAtomically } from '../snapshot-dir.ts';
 import type { EnsureOutcome, SandboxVm, SnapshotInfo, VmCrash, VmState } from '../vm-driver.ts';
 import type { VmSpec } from '../vm-spec.ts';
@@ -64,7 +64,13 @@ export class QemuSandboxVm implements SandboxVm {
     this.#qmpTimeoutMs = options.qmpTimeoutMs ?? 5_000;
     const shutdownDefaults = { qmpMs: 2_000, exitMs: 3_000, termMs: 2_000, killMs: 2_000 };
     this.#shutdown = { ...shutdownDefaults, ...options.shutdownTimeouts };
-    this.#process = new SandboxProcess(sandboxId, this.paths, this.paths.serialLog, this.#log);
+    this.#process = new SandboxProcess(sandboxId, this.paths, {
+      extraLogPath: this.paths.serialLog,
+      log: this.#log,
+      probe: () => this.#answers(),
+      readyTimeoutMs: this.#readyTimeoutMs,
+      terminate: { termGraceMs: this.#shutdown.termMs, killGraceMs: this.#shutdown.killMs },
+    });
   }
 
   get pid(): number | undefined {
@@ -182,7 +188,7 @@ export class QemuSandboxVm implements SandboxVm {
   }
 
   async #launch(spec: VmSpec, incoming?: string): Promise<void> {
-    await mkdir(this.paths.dir, { recursive: true });
+    await prepareRuntimeDir(this.paths, [this.paths.output, this.paths.serialLog]);
     await rm(this.paths.apiSocket, { force: true });
     await writeSpecFile(this.paths.dir, specRecord(spec));
     const argv = buildQemuArgs({
@@ -206,14 +212,7 @@ export class QemuSandboxVm implements SandboxVm {
       this.#log,
     );
     this.#process.adopt(proc);
-    await waitReady(
-      proc,
-      async () => {
-        await this.#runState(1_000);
-        return true;
-      },
-      { timeoutMs: this.#readyTimeoutMs, intervalMs: 20 },
-    );
+    await waitReady(proc, () => this.#answers(), { timeoutMs: this.#readyTimeoutMs, intervalMs: 20 });
     this.#log.info({ pid: proc.pid, restore: incoming !== undefined, accel: this.#accel }, 'QEMU launched');
   }
 
@@ -229,6 +228,12 @@ export class QemuSandboxVm implements SandboxVm {
     } finally {
       await qmp.close();
     }
+  }
+
+  // QMP answers a status query: the readiness probe after a launch or an adoption.
+  async #answers(): Promise<boolean> {
+    await this.#runState(1_000);
+    return true;
   }
 
   async #runState(timeoutMs?: number): Promise<RunState> {

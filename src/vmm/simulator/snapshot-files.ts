@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ReportedVmConfig, type VmConfig } from '../cloud-hypervisor/schemas/index.ts';
+import { PRIVATE_FILE_MODE } from '../private-files.ts';
 import { guestMemoryBytes, SimApiFailure, type SimVmState } from './state-machine.ts';
 
 /** The files of a CH snapshot directory. */
@@ -37,7 +38,7 @@ export async function snapshotDirOf(url: string, action: string): Promise<string
  * guest's RAM size with a few written blocks, as CH would for a guest that touched little.
  */
 export async function writeSnapshot(dir: string, config: VmConfig, state: SimVmState): Promise<void> {
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  await writeSnapshotFile(join(dir, 'config.json'), config);
   await writeMemoryRanges(join(dir, 'memory-ranges'), guestMemoryBytes(config), state.generation, 1);
   const stateFile = {
     hangar_sim: true,
@@ -47,13 +48,18 @@ export async function writeSnapshot(dir: string, config: VmConfig, state: SimVmS
     booted_at: state.bootedAt,
     snapshotted_at: new Date().toISOString(),
   };
-  await writeFile(join(dir, 'state.json'), `${JSON.stringify(stateFile, null, 2)}\n`);
+  await writeSnapshotFile(join(dir, 'state.json'), stateFile);
 }
 
 /** What a VMM dying mid-snapshot leaves: config.json and half a memory file, no state.json. */
 export async function writePartialSnapshot(dir: string, config: VmConfig, state: SimVmState): Promise<void> {
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  await writeSnapshotFile(join(dir, 'config.json'), config);
   await writeMemoryRanges(join(dir, 'memory-ranges'), guestMemoryBytes(config), state.generation, 0.5);
+}
+
+// Snapshot files hold (what stands for) guest memory and state: owner-only, as hangar's own files.
+async function writeSnapshotFile(path: string, value: unknown): Promise<void> {
+  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
 }
 
 /** Reads a snapshot for restore; any missing or invalid file is a 500, as in CH. */
@@ -98,7 +104,7 @@ async function writeMemoryRanges(
   generation: number,
   fraction: number,
 ): Promise<void> {
-  const handle = await open(path, 'w');
+  const handle = await open(path, 'w', PRIVATE_FILE_MODE);
   try {
     const length = Math.floor(size * fraction);
     await handle.truncate(length);

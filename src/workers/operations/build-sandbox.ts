@@ -3,6 +3,7 @@ import type { SandboxState } from '../../events/event-schemas.ts';
 import type { SlotLayout } from '../../network/index.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { VmSpec } from '../../vmm/vm-spec.ts';
+import { fileBytes } from '../admission.ts';
 import { waitGuestReady } from '../guest-readiness.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
@@ -13,6 +14,8 @@ import { baseOf, ensureSlot, releaseSlot } from './sandbox-resources.ts';
 /** How create and restore differ: the state while building, where the disk and VM come from, where it ends. */
 export interface SandboxBuildPlan {
   building: 'creating' | 'restoring';
+  /** The job building it: reconcile settles the sandbox if this job is gone. */
+  jobId: string;
   disk(entry: LedgerEntry): Promise<RootDisk>;
   vm(spec: VmSpec): Promise<unknown>;
   final: Extract<SandboxState, 'running' | 'paused'>;
@@ -34,7 +37,17 @@ export function sandboxBuildSteps(
   let disk: RootDisk | undefined;
   const vm = ctx.vms.get(entry.sandboxId);
   const steps: Step[] = [
-    { name: 'record', run: async () => (entry = await setSandboxState(ctx, entry, plan.building)) },
+    {
+      // Admission and the ledger write happen under one host-wide lock: the entry counts
+      // against the host's room before anyone else is admitted.
+      name: 'admit',
+      run: async () => {
+        const diskBytes = await fileBytes(ctx.templates.get(entry.template).imagePath);
+        entry = await ctx.admission.admit(ctx, entry, diskBytes, () =>
+          setSandboxState(ctx, { ...entry, jobId: plan.jobId }, plan.building),
+        );
+      },
+    },
     {
       name: 'network',
       run: async () => {

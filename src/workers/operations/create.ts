@@ -1,4 +1,4 @@
-import { IllegalStateError } from '../../errors/index.ts';
+import { ConflictError, IllegalStateError } from '../../errors/index.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
@@ -18,6 +18,7 @@ export async function createSandbox(
     throw new IllegalStateError(`sandbox ${payload.sandboxId} exists and is ${existing.state}`);
   }
   ctx.templates.get(payload.template);
+  if (existing === undefined) await refuseReuse(ctx, payload.sandboxId);
   const initial: LedgerEntry = existing ?? {
     sandboxId: payload.sandboxId,
     state: 'creating',
@@ -30,12 +31,24 @@ export async function createSandbox(
   const vm = ctx.vms.get(payload.sandboxId);
   const build = sandboxBuildSteps(ctx, initial, {
     building: 'creating',
+    jobId: run.jobId,
     disk: (entry) => ctx.disks.create(entry.sandboxId, baseOf(ctx, entry)),
     vm: (spec) => vm.ensureBooted(spec),
     final: 'running',
   });
   await runOperationSteps(run, build.steps);
   return summary(build.entry(), 'done');
+}
+
+/** A sandbox id the fleet knew before (destroyed, failed) is never built again. */
+export async function refuseReuse(ctx: HostContext, sandboxId: string): Promise<void> {
+  const record = await ctx.store.getSandbox(sandboxId);
+  if (record !== undefined && record.state !== 'creating' && record.state !== 'restoring') {
+    throw new ConflictError(`sandbox id ${sandboxId} was used before (it is ${record.state})`, {
+      sandboxId,
+      state: record.state,
+    });
+  }
 }
 
 /** What create and restore report. */

@@ -1,12 +1,16 @@
+import { rm } from 'node:fs/promises';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
+import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
+import type { Step } from '../step-runner.ts';
 import { type OperationResult, type OperationRun, runOperationSteps } from './operation.ts';
 import { baseOf, releaseSlot } from './sandbox-resources.ts';
 
 /**
  * destroy: stop the VMM first (a busy disk cannot be removed while it runs), then the
- * disk, then the network slot, then the records. Each step tolerates what is already gone.
+ * disk, then the network slot, then the runtime files, then the records. Each step
+ * tolerates what is already gone.
  */
 export async function destroySandbox(
   ctx: HostContext,
@@ -18,19 +22,33 @@ export async function destroySandbox(
     const record = await ctx.store.getSandbox(payload.sandboxId);
     return { outcome: 'already', sandboxId: payload.sandboxId, state: record?.state ?? 'destroyed' };
   }
-  const vm = ctx.vms.get(payload.sandboxId);
   await runOperationSteps(run, [
-    { name: 'mark', run: async () => (entry = await setSandboxState(ctx, entry!, 'destroying')) },
-    { name: 'vm', run: () => vm.shutdown() },
-    { name: 'disk', run: () => ctx.disks.remove(entry!.sandboxId, baseOf(ctx, entry!)) },
-    { name: 'network', run: () => releaseSlot(ctx, entry!) },
     {
-      name: 'records',
-      run: async () => {
-        await setSandboxState(ctx, entry!, 'destroyed');
-        ctx.vms.forget(payload.sandboxId);
-      },
+      name: 'mark',
+      run: async () => (entry = await setSandboxState(ctx, { ...entry!, jobId: run.jobId }, 'destroying')),
     },
+    ...teardownSteps(ctx, () => entry!),
+    { name: 'records', run: () => setSandboxState(ctx, entry!, 'destroyed') },
   ]);
   return { outcome: 'done', sandboxId: payload.sandboxId, state: 'destroyed' };
+}
+
+/**
+ * What a sandbox holds on this host, released in order: VMM, disk, network slot, runtime
+ * directory (socket, pidfile, logs). Shared by destroy and by the settling of abandoned builds.
+ */
+export function teardownSteps(ctx: HostContext, entry: () => LedgerEntry): Step[] {
+  const sandboxId = entry().sandboxId;
+  return [
+    { name: 'vm', run: () => ctx.vms.get(sandboxId).shutdown() },
+    { name: 'disk', run: () => ctx.disks.remove(sandboxId, baseOf(ctx, entry())) },
+    { name: 'network', run: () => releaseSlot(ctx, entry()) },
+    {
+      name: 'runtime-files',
+      run: async () => {
+        ctx.vms.forget(sandboxId);
+        await rm(ctx.paths.runtimeDir(sandboxId), { recursive: true, force: true });
+      },
+    },
+  ];
 }

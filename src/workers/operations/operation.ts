@@ -6,6 +6,8 @@ import { runSteps } from '../step-runner.ts';
 /** What the job processor hands an operation about the attempt it runs in. */
 export interface OperationRun {
   log: Logger;
+  /** The job this attempt belongs to (recorded with transitional states). */
+  jobId: string;
   /** No retry follows this attempt: a failure now must roll back. */
   isFinalAttempt: boolean;
   /** Reports progress of a long step (Bull Board shows it). */
@@ -27,7 +29,10 @@ export function runOperationSteps(run: OperationRun, steps: readonly Step[]): Pr
     rollback: rollbackPolicy(run),
     onStep: (name, index) => {
       run.log.info({ step: name }, 'step');
-      void run.progress(name, index, steps.length);
+      // Progress is for display: a Redis hiccup here must not fail the step or go unhandled.
+      run.progress(name, index, steps.length).catch((error: unknown) => {
+        run.log.warn({ err: error, step: name }, 'progress report failed');
+      });
     },
   });
 }

@@ -4,7 +4,7 @@ import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 import { sandboxBuildSteps } from './build-sandbox.ts';
-import { summary } from './create.ts';
+import { refuseReuse, summary } from './create.ts';
 import { type OperationResult, type OperationRun, runOperationSteps } from './operation.ts';
 import { baseOf } from './sandbox-resources.ts';
 
@@ -28,6 +28,7 @@ export async function restoreSandbox(
     }
     throw new IllegalStateError(`sandbox ${payload.sandboxId} exists and is ${existing.state}`);
   }
+  if (existing === undefined) await refuseReuse(ctx, payload.sandboxId);
   const snapshot = await ctx.store.getSnapshot(payload.snapshotId);
   if (snapshot === undefined || !ctx.ledger.hasSnapshot(payload.snapshotId)) {
     throw new NotFoundError(`snapshot ${payload.snapshotId} is not on host ${ctx.hostId}`, {
@@ -48,6 +49,7 @@ export async function restoreSandbox(
   const vm = ctx.vms.get(payload.sandboxId);
   const build = sandboxBuildSteps(ctx, initial, {
     building: 'restoring',
+    jobId: run.jobId,
     disk: (entry) => ctx.disks.createFromCow(entry.sandboxId, baseOf(ctx, entry), join(dir, 'disk.cow')),
     vm: (spec) => vm.restoreFrom(join(dir, 'vm'), spec, { resume: payload.resume }),
     final: payload.resume ? 'running' : 'paused',

@@ -1,9 +1,13 @@
-import { access, rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IllegalStateError } from '../../errors/index.ts';
+import { ConflictError, IllegalStateError } from '../../errors/index.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
-import type { SnapshotRecord } from '../../state/record-schemas.ts';
+import { parseStrict } from '../../state/fleet-store.ts';
+import { SnapshotRecord } from '../../state/record-schemas.ts';
 import { writeFileAtomic } from '../../util/atomic-write.ts';
+import { readFileIfExists } from '../../util/read-file-if-exists.ts';
+import { diskUsage } from '../../vmm/snapshot-dir.ts';
+import { fileBytes } from '../admission.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
 import { type OperationResult, type OperationRun, runOperationSteps } from './operation.ts';
@@ -24,9 +28,21 @@ export async function snapshotSandbox(
   let entry = await requireEntry(ctx, payload.sandboxId);
   const dir = ctx.paths.snapshotDir(payload.snapshotId);
   const manifest = join(dir, SNAPSHOT_MANIFEST);
-  if (await exists(manifest)) {
-    const record = await ctx.store.getSnapshot(payload.snapshotId);
-    return { outcome: 'already', snapshotId: payload.snapshotId, sandboxId: entry.sandboxId, ...record };
+  const owner = await ctx.store.getSnapshot(payload.snapshotId);
+  if (owner !== undefined && owner.sandboxId !== entry.sandboxId) {
+    throw new ConflictError(`snapshot id ${payload.snapshotId} belongs to sandbox ${owner.sandboxId}`, {
+      snapshotId: payload.snapshotId,
+      owner: owner.sandboxId,
+    });
+  }
+  // A finished snapshot (its manifest written) is not taken again, but every step after it
+  // still runs: the record, the ledger, and the sandbox back in its prior state.
+  let written = await readManifest(manifest);
+  if (written !== undefined && written.sandboxId !== entry.sandboxId) {
+    throw new ConflictError(`snapshot id ${payload.snapshotId} belongs to sandbox ${written.sandboxId}`, {
+      snapshotId: payload.snapshotId,
+      owner: written.sandboxId,
+    });
   }
   const prior = entry.state === 'snapshotting' ? (entry.priorState ?? 'paused') : entry.state;
   if (prior !== 'running' && prior !== 'paused') {
@@ -34,47 +50,65 @@ export async function snapshotSandbox(
   }
   const vm = ctx.vms.get(entry.sandboxId);
   const backTo = prior === 'running' && payload.resumeAfter ? 'running' : 'paused';
-  let memoryBytes = 0;
-  let diskBytes = 0;
   const rollbackDir = () => rm(dir, { recursive: true, force: true });
   await runOperationSteps(run, [
     {
       name: 'mark',
-      run: async () => (entry = await setSandboxState(ctx, { ...entry, priorState: prior }, 'snapshotting')),
+      run: async () =>
+        (entry = await setSandboxState(
+          ctx,
+          { ...entry, priorState: prior, jobId: run.jobId, snapshotId: payload.snapshotId },
+          'snapshotting',
+        )),
       undo: async () => (entry = await setSandboxState(ctx, { ...entry, priorState: undefined }, prior)),
     },
     {
       name: 'pause',
-      run: () => vm.ensurePaused(),
+      run: async () => (written === undefined ? vm.ensurePaused() : undefined),
       undo: async () => (prior === 'running' ? vm.ensureResumed() : undefined),
     },
     {
+      name: 'disk-space',
+      run: async () => {
+        if (written !== undefined) return;
+        const diskBytes = await fileBytes(ctx.templates.get(entry.template).imagePath);
+        await ctx.admission.checkDisk(
+          ctx,
+          entry.memoryMib * 1024 * 1024 + diskBytes,
+          `snapshot ${payload.snapshotId}`,
+        );
+      },
+    },
+    {
       name: 'memory',
-      run: async () => (memoryBytes = (await vm.snapshotTo(join(dir, 'vm'))).diskBytes),
+      run: async () => (written === undefined ? vm.snapshotTo(join(dir, 'vm')) : undefined),
       undo: rollbackDir,
     },
     {
       name: 'disk',
       run: async () =>
-        (diskBytes = (await ctx.disks.copyCow(entry.sandboxId, join(dir, 'disk.cow'))).usedBytes),
+        written === undefined ? ctx.disks.copyCow(entry.sandboxId, join(dir, 'disk.cow')) : undefined,
     },
     {
       name: 'record',
       run: async () => {
-        const record: SnapshotRecord = {
-          snapshotId: payload.snapshotId,
-          sandboxId: entry.sandboxId,
-          hostId: ctx.hostId,
-          template: entry.template,
-          vcpus: entry.vcpus,
-          memoryMib: entry.memoryMib,
-          memoryBytes,
-          diskBytes,
-          createdAt: new Date().toISOString(),
-        };
-        await writeFileAtomic(manifest, `${JSON.stringify(record, null, 2)}\n`);
+        if (written === undefined) {
+          const record: SnapshotRecord = {
+            snapshotId: payload.snapshotId,
+            sandboxId: entry.sandboxId,
+            hostId: ctx.hostId,
+            template: entry.template,
+            vcpus: entry.vcpus,
+            memoryMib: entry.memoryMib,
+            memoryBytes: await diskUsage(join(dir, 'vm')),
+            diskBytes: (await stat(join(dir, 'disk.cow'))).blocks * 512,
+            createdAt: new Date().toISOString(),
+          };
+          await writeFileAtomic(manifest, `${JSON.stringify(record, null, 2)}\n`);
+          written = record;
+        }
         await ctx.ledger.addSnapshot(payload.snapshotId);
-        await ctx.store.putSnapshot(record);
+        await ctx.store.putSnapshot(written);
       },
     },
     { name: 'restore-state', run: async () => (backTo === 'running' ? vm.ensureResumed() : undefined) },
@@ -87,16 +121,13 @@ export async function snapshotSandbox(
     outcome: 'done',
     snapshotId: payload.snapshotId,
     sandboxId: entry.sandboxId,
-    memoryBytes,
-    diskBytes,
+    memoryBytes: written!.memoryBytes,
+    diskBytes: written!.diskBytes,
   };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
+/** The manifest of a finished snapshot, if there is one; a corrupt one is E_CORRUPT_STATE. */
+async function readManifest(path: string): Promise<SnapshotRecord | undefined> {
+  const text = await readFileIfExists(path);
+  return text === undefined ? undefined : parseStrict(SnapshotRecord, path, text);
 }
