@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { TimeoutError } from '../errors/index.ts';
+import { HangarError, TimeoutError } from '../errors/index.ts';
 import { HangarEvent } from '../events/event-schemas.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { KeySpace } from '../queues/names.ts';
@@ -42,10 +42,9 @@ export class OutcomeWaiter {
 
   /** Waits for a job's final outcome; rejects with TimeoutError after `timeoutMs`. */
   async wait(jobId: string, timeoutMs: number): Promise<JobOutcome> {
-    this.#subscribed ??= this.#subscriber.subscribe(this.#channel);
-    await this.#subscribed;
     let waiter!: Waiter;
     let timer: NodeJS.Timeout | undefined;
+    // The deadline runs from the call, even while the subscription waits for Redis to come back.
     const settled = new Promise<JobOutcome>((resolve, reject) => {
       waiter = { resolve };
       timer = setTimeout(
@@ -58,7 +57,15 @@ export class OutcomeWaiter {
     this.#waiters.set(jobId, set);
     this.#timer ??= setInterval(() => void this.#recheck(), OUTCOME_RECHECK_MS);
     try {
-      const already = await this.#store.getOutcome(jobId);
+      this.#subscribed ??= this.#subscriber.subscribe(this.#channel);
+      await Promise.race([this.#subscribed, settled]);
+      // Redis away at this instant is no failure: the re-read after the reconnect (or the
+      // backstop) finds the outcome, and the deadline still holds.
+      const already = await this.#store.getOutcome(jobId).catch((error: unknown) => {
+        if (error instanceof HangarError) throw error;
+        this.#log.debug({ err: error, jobId }, 'outcome not readable now; waiting for the reconnect');
+        return undefined;
+      });
       if (already !== undefined) return already;
       return await settled;
     } finally {

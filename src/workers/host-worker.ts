@@ -211,6 +211,12 @@ export class HostWorker {
       stalledInterval: config.stalledIntervalMs,
     });
     this.#worker.on('error', (error) => ctx.log.error({ err: error }, 'worker error'));
+    // A job BullMQ fails before our processor runs it (stalled past its limit, found at fetch)
+    // has no outcome: settle it now rather than at the next maintenance pass.
+    this.#worker.on('failed', (job) => {
+      if (job?.finishedOn === undefined) return;
+      void this.#background('abandoned-job settle', () => this.#settleIfAbandoned(job.id!));
+    });
     await this.#worker.waitUntilReady();
     this.#batchWorker = startBatchWorker({
       connection,
@@ -287,17 +293,21 @@ export class HostWorker {
     const ids = await this.#queue.getRanges(['failed'], 0, ABANDONED_SCAN - 1, false);
     const outcomes = await this.ctx.store.getOutcomes(ids);
     for (const [index, jobId] of ids.entries()) {
-      if (outcomes[index] !== undefined) continue;
-      const job = await this.ctx.jobById(jobId);
-      const data = JobData.safeParse(job?.data);
-      if (!data.success) continue;
-      await settleAbandonedJob(
-        this.ctx,
-        this.#mutex,
-        { jobId, sandboxId: data.data.payload.sandboxId, seq: data.data.seq },
-        this.ctx.log,
-      );
+      if (outcomes[index] === undefined) await this.#settleIfAbandoned(jobId);
     }
+  }
+
+  async #settleIfAbandoned(jobId: string): Promise<void> {
+    if ((await this.ctx.store.getOutcome(jobId)) !== undefined) return;
+    const job = await this.ctx.jobById(jobId);
+    const data = JobData.safeParse(job?.data);
+    if (!data.success) return;
+    await settleAbandonedJob(
+      this.ctx,
+      this.#mutex,
+      { jobId, sandboxId: data.data.payload.sandboxId, seq: data.data.seq },
+      this.ctx.log,
+    );
   }
 
   async #background(what: string, task: () => Promise<unknown>): Promise<void> {

@@ -20,10 +20,24 @@ export { deleteKeys, TEST_REDIS_URL } from './redis.ts';
 export interface NetworkIdentity {
   prefix: string;
   octet: number;
+  /**
+   * One /16 per host instead of two (veths in its lower half, host addresses in its upper
+   * half): host i takes 10.<octet+i> only, for files that find no two free octets in a row.
+   */
+  halves?: boolean;
 }
 
 /** The network config of host number `index` of a test fleet. */
 export function hostNetwork(identity: NetworkIdentity, index: number) {
+  if (identity.halves === true) {
+    const octet = identity.octet + index;
+    return {
+      prefix: `${identity.prefix}${index}`,
+      vethRange: `10.${octet}.0.0/17`,
+      hostRange: `10.${octet}.128.0/17`,
+      maxSlots: 200,
+    };
+  }
   return {
     prefix: `${identity.prefix}${index}`,
     vethRange: `10.${identity.octet + 2 * index}.0.0/16`,
@@ -65,7 +79,10 @@ export async function startTestFleet(options: {
   worker?: Partial<WorkerConfigInput>;
   /** Templates to serve instead of the placeholder one (the real test guest, say). */
   templates?: TemplateCatalog;
+  /** The Redis of workers and client (a private redis-server, say); default the test Redis. */
+  redisUrl?: string;
 }): Promise<TestFleet> {
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const dir = await makeTempDir('hangar-fleet-');
   const keyPrefix = `hangar-test-${randomBytes(4).toString('hex')}`;
   const templates = options.templates ?? (await writeTestTemplate(join(dir.path, 'templates')));
@@ -76,7 +93,7 @@ export async function startTestFleet(options: {
   const startWorker = async (hostId: string, extra: Partial<WorkerConfigInput> = {}) => {
     const config = parseWorkerConfig({
       hostId,
-      redisUrl: TEST_REDIS_URL,
+      redisUrl,
       keyPrefix,
       stateDir: join(dir.path, 'hosts', hostId),
       vmm: 'simulator',
@@ -93,7 +110,7 @@ export async function startTestFleet(options: {
     return worker;
   };
   for (const hostId of options.hosts) await startWorker(hostId);
-  const client = await HangarClient.connect({ redisUrl: TEST_REDIS_URL, keyPrefix });
+  const client = await HangarClient.connect({ redisUrl, keyPrefix });
   return {
     client,
     workers,

@@ -10,29 +10,54 @@ import { deleteKeys, TEST_REDIS_URL } from './redis.ts';
 import { spawnWorker } from './spawn-worker.ts';
 import { makeTempDir, type TempDir } from './temp-dir.ts';
 
-/** A host `hk` whose worker runs in its own process, so a test can SIGKILL and restart it. */
+/** A host (`hk` unless told) whose worker runs in its own process, so a test can SIGKILL and restart it. */
 export interface KillableWorkerHost {
   readonly client: HangarClient;
   /** The test's temp directory (state dir and templates live under it). */
   readonly dir: string;
-  startWorker(): Promise<{ child: ResultPromise }>;
+  /** The private key prefix of the client and every worker. */
+  readonly keyPrefix: string;
+  /** The config a worker started now would get (before `extra`). */
+  config(extra?: Partial<WorkerConfigInput>): WorkerConfigInput;
+  /** Starts a worker; `extra` overrides fields of its config (another state dir, say). */
+  startWorker(extra?: Partial<WorkerConfigInput>): Promise<{ child: ResultPromise }>;
 }
 
 /**
  * Registers the hooks of a worker-restart test: a client on a private key prefix, a worker
- * config with short locks (a dead worker's job is retried within seconds), and a cleanup that
- * removes processes, namespaces, loop devices, keys and files even when the test failed.
+ * config with short locks (a dead worker's job is retried within seconds) unless `worker`
+ * says otherwise (a field set to undefined there is left to the worker's own default), and
+ * a cleanup that removes processes, namespaces, loop devices, keys and files even when the
+ * test failed.
  */
 export function useKillableWorker(options: {
   identity: NetworkIdentity;
   vmm: 'simulator' | 'qemu';
   vmmEnv?: Record<string, string>;
   guest?: boolean;
+  worker?: Partial<WorkerConfigInput>;
 }): KillableWorkerHost {
   let dir: TempDir | undefined;
   let client: HangarClient | undefined;
   const keyPrefix = `hangar-test-${options.identity.prefix}-${process.pid}`;
   const children: ResultPromise[] = [];
+  const networks = new Map<string, ReturnType<typeof parseNetworkConfig>>();
+  const config = (extra: Partial<WorkerConfigInput> = {}): WorkerConfigInput => ({
+    hostId: 'hk',
+    redisUrl: TEST_REDIS_URL,
+    keyPrefix,
+    stateDir: join(dir!.path, 'state'),
+    vmm: options.vmm,
+    disk: 'file',
+    poolSize: 0,
+    heartbeatMs: 300,
+    lockDurationMs: 1_500,
+    stalledIntervalMs: 700,
+    network: hostNetwork(options.identity, 0),
+    vmmEnv: options.vmmEnv ?? {},
+    ...options.worker,
+    ...extra,
+  });
 
   beforeAll(async () => {
     dir = await makeTempDir('hangar-restart-');
@@ -42,9 +67,12 @@ export function useKillableWorker(options: {
   afterAll(async () => {
     await client?.close();
     for (const child of children) child.kill('SIGKILL');
-    const network = parseNetworkConfig(hostNetwork(options.identity, 0));
-    await sweepNetwork(network, new Set());
-    await removeHostNetwork(network);
+    await Promise.allSettled(children);
+    // Only the networks workers used: a sweep removes every route inside a host range.
+    for (const used of networks.values()) {
+      await sweepNetwork(used, new Set());
+      await removeHostNetwork(used);
+    }
     if (dir !== undefined) {
       await execa('pkill', ['-9', '-f', dir.path], { reject: false });
       await detachLoopsUnder(dir.path);
@@ -60,23 +88,19 @@ export function useKillableWorker(options: {
     get dir() {
       return dir!.path;
     },
-    startWorker() {
-      const config: WorkerConfigInput = {
-        hostId: 'hk',
-        redisUrl: TEST_REDIS_URL,
-        keyPrefix,
-        stateDir: join(dir!.path, 'state'),
-        vmm: options.vmm,
-        disk: 'file',
-        poolSize: 0,
-        heartbeatMs: 300,
-        lockDurationMs: 1_500,
-        stalledIntervalMs: 700,
-        network: hostNetwork(options.identity, 0),
-        vmmEnv: options.vmmEnv ?? {},
-      };
-      const started = spawnWorker(config, join(dir!.path, 'templates'), { guest: options.guest === true });
-      void started.then(({ child }) => children.push(child));
+    keyPrefix,
+    config,
+    startWorker(extra: Partial<WorkerConfigInput> = {}) {
+      const workerConfig = config(extra);
+      const network = parseNetworkConfig(workerConfig.network ?? {});
+      networks.set(network.prefix, network);
+      const started = spawnWorker(workerConfig, join(dir!.path, 'templates'), {
+        guest: options.guest === true,
+      });
+      started.then(
+        ({ child }) => children.push(child),
+        () => undefined,
+      );
       return started;
     },
   };

@@ -12,7 +12,7 @@ describe('snapshots: ensures past the manifest, ids owned by one sandbox, privat
   beforeAll(async () => {
     fleet = await startTestFleet({
       hosts: ['s1'],
-      network: { prefix: 'hgsr', octet: 236 },
+      network: { prefix: 'hgsr', octet: 242 },
       worker: { concurrency: 4, poolSize: 0, vmmEnv: { HANGAR_SIM_FAULT: 'fail-once-at=vm.resume' } },
     });
   }, 60_000);

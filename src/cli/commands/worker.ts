@@ -41,7 +41,10 @@ export function registerWorker(program: Command): void {
     .option('--disk <kind>', 'auto | file | device-mapper (env HANGAR_DISK; default auto)')
     .option('--pool-size <n>', 'network slots kept ready (env HANGAR_POOL_SIZE; default 4)')
     .option('--vcpus <n>', 'vCPUs this host offers to sandboxes (env HANGAR_VCPUS; default 64)')
-    .option('--memory-mib <n>', 'memory (MiB) this host offers to sandboxes (env HANGAR_MEMORY_MIB; default 131072)')
+    .option(
+      '--memory-mib <n>',
+      'memory (MiB) this host offers to sandboxes (env HANGAR_MEMORY_MIB; default 131072)',
+    )
     .option(
       '--disk-reserve-mib <n>',
       'free space (MiB) kept in the state dir: creates, restores and snapshots that would eat into it are refused (env HANGAR_DISK_RESERVE_MIB; default 1024)',
