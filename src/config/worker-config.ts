@@ -25,6 +25,8 @@ export const WorkerConfig = z
     lostAfterMs: z.number().int().min(1_000).default(15_000),
     /** How often the worker republishes its ledger and settles jobs BullMQ failed behind its back. */
     maintenanceMs: z.number().int().min(500).default(30_000),
+    /** How long a destroyed or failed sandbox's record, its sequence keys and its outcomes are kept. */
+    retentionDays: z.number().min(0.001).max(365).default(7),
     /** Disk space (MiB) in the state dir that creates, restores and snapshots never eat into. */
     diskReserveMib: z.number().int().min(0).default(1_024),
     /** BullMQ job lock; a worker that dies mid-job frees its jobs for retry after this long. */

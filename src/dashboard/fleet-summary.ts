@@ -5,32 +5,38 @@ import type { FleetStore } from '../state/fleet-store.ts';
 export interface FleetSummary {
   hosts: { hostId: string; backend: string; standIn: boolean; sandboxes: number; at: string }[];
   knownHosts: string[];
+  /** `total` counts live sandboxes; destroyed and failed counts are cumulative. */
   sandboxes: { total: number; byState: Partial<Record<SandboxState, number>> };
   queues: string[];
 }
 
-/** Reads the fleet's records into a small summary (cheap enough to poll). */
+const GONE: ReadonlySet<string> = new Set(['destroyed', 'failed']);
+
+/**
+ * Reads the fleet's summary from counters and heartbeats (cheap enough to poll, whatever the
+ * fleet's size): no sandbox record is read.
+ */
 export async function fleetSummary(store: FleetStore, queues: readonly string[]): Promise<FleetSummary> {
-  const [live, known, sandboxes] = await Promise.all([
+  const [live, known, byState] = await Promise.all([
     store.hosts.liveHosts(),
     store.hosts.knownHosts(),
-    store.listSandboxes(),
+    store.countsByState(),
   ]);
-  const byState: Partial<Record<SandboxState, number>> = {};
-  for (const record of sandboxes) byState[record.state] = (byState[record.state] ?? 0) + 1;
+  const total = Object.entries(byState)
+    .filter(([state]) => !GONE.has(state))
+    .reduce((sum, [, count]) => sum + (count ?? 0), 0);
   return {
     hosts: live
       .map((host) => ({
         hostId: host.hostId,
         backend: host.backend.description,
         standIn: host.backend.standIn,
-        sandboxes: sandboxes.filter((record) => record.hostId === host.hostId && record.state !== 'destroyed')
-          .length,
+        sandboxes: host.used.slots,
         at: host.at,
       }))
       .sort((a, b) => a.hostId.localeCompare(b.hostId)),
     knownHosts: [...known].sort(),
-    sandboxes: { total: sandboxes.length, byState },
+    sandboxes: { total, byState },
     queues: [...queues],
   };
 }

@@ -20,8 +20,8 @@ export class EventPublisher {
     this.#maxLength = options.maxLength ?? DEFAULT_STREAM_LENGTH;
   }
 
-  /** Validates and publishes one event; returns its stream position. */
-  async publish(event: HangarEvent): Promise<string> {
+  /** Validates and publishes one event (also on `alsoTo` channels); returns its stream position. */
+  async publish(event: HangarEvent, alsoTo: readonly string[] = []): Promise<string> {
     const checked = HangarEvent.parse(event);
     const json = JSON.stringify(checked);
     const multi = this.#redis
@@ -30,6 +30,7 @@ export class EventPublisher {
       .publish(this.#keys.fleetChannel(), json);
     if ('sandboxId' in checked && checked.sandboxId !== undefined)
       multi.publish(this.#keys.sandboxChannel(checked.sandboxId), json);
+    for (const channel of alsoTo) multi.publish(channel, json);
     const results = await multi.exec();
     const [error, position] = results?.[0] ?? [new Error('MULTI aborted'), undefined];
     if (error) throw error;

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ConflictError, IllegalStateError, NotFoundError, ValidationError } from '../errors/index.ts';
+import {
+  ConflictError,
+  CorruptStateError,
+  IllegalStateError,
+  NotFoundError,
+  ValidationError,
+} from '../errors/index.ts';
 import { type ReadEventsOptions, readEvents } from '../events/event-reader.ts';
 import type { PositionedEvent } from '../events/event-schemas.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
@@ -10,6 +16,7 @@ import { type JobData, type JobPayload, type JobPayloadInput, parsePayload } fro
 import { bullPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
 import { connectRedis, whenReady } from '../redis/connections.ts';
 import { FleetStore, OUTCOME_TTL_SECONDS } from '../state/fleet-store.ts';
+import type { EnqueueAnswer, Placement } from '../state/job-sequences.ts';
 import type { SandboxRecord } from '../state/record-schemas.ts';
 import { JobHandle, type JobRef } from './job-handle.ts';
 import { OutcomeWaiter } from './outcome-waiter.ts';
@@ -58,6 +65,8 @@ export class HangarClient {
   readonly #waiter: OutcomeWaiter;
   readonly #log: Logger;
   readonly #readers = new Set<Redis>();
+  /** This client's id: the jobs it enqueues carry it, and their outcomes come back on its own channel. */
+  readonly #clientId = randomUUID().replaceAll('-', '').slice(0, 16);
 
   private constructor(options: HangarClientOptions, redis: Redis, subscriber: Redis) {
     this.#options = options;
@@ -66,7 +75,17 @@ export class HangarClient {
     this.#subscriber = subscriber;
     this.#log = options.logger ?? silentLogger;
     this.store = new FleetStore(redis, this.keys, { logger: this.#log });
-    this.#waiter = new OutcomeWaiter(subscriber, this.store, this.keys, this.#log);
+    this.#waiter = new OutcomeWaiter(
+      subscriber,
+      this.store,
+      this.keys.replyChannel(this.#clientId),
+      this.#log,
+    );
+  }
+
+  /** This client's id, carried by its jobs so their outcomes come back on its own channel. */
+  get clientId(): string {
+    return this.#clientId;
   }
 
   /** Connects to the fleet's Redis. */
@@ -90,24 +109,11 @@ export class HangarClient {
   async create(input: CreateInput, options: CallOptions = {}): Promise<JobHandle> {
     const payload = parsePayload({ op: 'create', sandboxId: input.sandboxId ?? newId('sb'), ...input });
     if (payload.op !== 'create') throw new ValidationError('not a create');
-    if (payload.fromSnapshot !== undefined) {
-      const snapshot = await this.#snapshotHost(payload.fromSnapshot);
-      return this.#enqueue(payload, { admit: { ...snapshot, candidates: [snapshot.hostId] } }, options);
-    }
-    const candidates = (await this.store.hosts.liveHosts())
-      .filter((host) => host.templates.includes(payload.template))
-      .map((host) => host.hostId)
-      .sort();
-    if (candidates.length === 0) {
-      throw new NoCapacityError(`no live host has template ${payload.template}`, {
-        template: payload.template,
-      });
-    }
-    return this.#enqueue(
-      payload,
-      { admit: { vcpus: payload.vcpus, memoryMib: payload.memoryMib, candidates } },
-      options,
-    );
+    const placement: Placement =
+      payload.fromSnapshot === undefined
+        ? { kind: 'create', template: payload.template, vcpus: payload.vcpus, memoryMib: payload.memoryMib }
+        : { kind: 'snapshot', snapshotId: payload.fromSnapshot };
+    return this.#enqueue(payload, placement, options);
   }
 
   pause(sandboxId: string, options: CallOptions = {}): Promise<JobHandle> {
@@ -142,8 +148,7 @@ export class HangarClient {
       sandboxId: input.sandboxId ?? newId('sb'),
       ...input,
     });
-    const snapshot = await this.#snapshotHost(snapshotId);
-    return this.#enqueue(payload, { admit: { ...snapshot, candidates: [snapshot.hostId] } }, options);
+    return this.#enqueue(payload, { kind: 'snapshot', snapshotId }, options);
   }
 
   destroy(sandboxId: string, options: CallOptions = {}): Promise<JobHandle> {
@@ -155,16 +160,17 @@ export class HangarClient {
     return this.store.getSandbox(sandboxId);
   }
 
-  /** Sandboxes matching a selector (every label given must match). */
-  async list(selector: SandboxSelector = {}): Promise<SandboxRecord[]> {
-    const all = await this.store.listSandboxes();
-    return all
-      .filter((record) => selector.hostId === undefined || record.hostId === selector.hostId)
-      .filter((record) => selector.state === undefined || record.state === selector.state)
-      .filter((record) =>
-        Object.entries(selector.labels ?? {}).every(([key, value]) => record.labels[key] === value),
-      )
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  /** Every live sandbox matching a selector (every label given must match), oldest first, read page by page. */
+  list(selector: SandboxSelector = {}): Promise<SandboxRecord[]> {
+    return this.store.listSandboxes(selector);
+  }
+
+  /** One page of live sandboxes matching a selector; pass the returned cursor to read on. */
+  listPage(
+    selector: SandboxSelector = {},
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<{ records: SandboxRecord[]; cursor?: string }> {
+    return this.store.listPage(selector, page);
   }
 
   /**
@@ -199,8 +205,8 @@ export class HangarClient {
   }
 
   /**
-   * Takes the next place in a sandbox's order for a job on `hostId` (the batch flow adds
-   * the job itself, and calls `abandon` if it cannot).
+   * Takes the next place in a sandbox's order for a job on `hostId`, with no checks (the
+   * batch flow adds the job itself, and calls `abandon` if it cannot).
    */
   async prepareJob(hostId: string, payload: JobPayload): Promise<SequencedJob> {
     const answer = await this.store.sequences.enqueue({
@@ -208,10 +214,13 @@ export class HangarClient {
       sandboxId: payload.sandboxId,
       jobSuffix: randomUUID().slice(0, 8),
       idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
-      hostId,
+      placement: { kind: 'host', hostId },
     });
-    if (answer.kind !== 'ok') throw new ConflictError(`cannot enqueue ${payload.op} on ${payload.sandboxId}`);
-    return { ref: answer.ref, data: jobDataOf(payload, answer.ref.seq) };
+    if (answer.kind === 'ok')
+      return { ref: answer.ref, data: jobDataOf(payload, answer.ref.seq, this.#clientId) };
+    if (answer.kind === 'duplicate')
+      throw new ConflictError(`cannot take a number for ${payload.op} of ${payload.sandboxId}`);
+    throw this.#refusal(payload, answer);
   }
 
   /** Gives back a place taken by prepareJob whose job was never added, so nobody waits for it. */
@@ -234,60 +243,66 @@ export class HangarClient {
   }
 
   async #onSandbox(input: JobPayloadInput, options: CallOptions): Promise<JobHandle> {
-    const payload = parsePayload(input);
-    const record = await this.store.getSandbox(payload.sandboxId);
-    if (record === undefined)
-      throw new NotFoundError(`no sandbox ${payload.sandboxId}`, { sandboxId: payload.sandboxId });
-    if ((record.state === 'destroyed' || record.state === 'failed') && payload.op !== 'destroy') {
-      throw new IllegalStateError(`cannot ${payload.op} sandbox ${payload.sandboxId}: it is ${record.state}`);
-    }
-    return this.#enqueue(payload, { hostId: record.hostId }, options);
-  }
-
-  async #snapshotHost(snapshotId: string): Promise<{ hostId: string; vcpus: number; memoryMib: number }> {
-    const snapshot = await this.store.getSnapshot(snapshotId);
-    if (snapshot === undefined) throw new NotFoundError(`no snapshot ${snapshotId}`, { snapshotId });
-    return snapshot;
+    return this.#enqueue(parsePayload(input), { kind: 'sandbox' }, options);
   }
 
   /**
-   * One step claims the idempotency key, reserves capacity (create, restore) and takes the
+   * One step (one round trip) claims the idempotency key, finds the host (the sandbox's, or
+   * for a create the best live one), reserves capacity (create, restore) and takes the
    * sandbox's next number; then the job is added. An add that fails gives its number back.
    */
-  async #enqueue(
-    payload: JobPayload,
-    target: { hostId: string } | { admit: { vcpus: number; memoryMib: number; candidates: string[] } },
-    options: CallOptions,
-  ): Promise<JobHandle> {
+  async #enqueue(payload: JobPayload, placement: Placement, options: CallOptions): Promise<JobHandle> {
     const key = options.idempotencyKey;
-    if ('hostId' in target && payload.op !== 'destroy') await this.#assertHostLive(target.hostId);
     const answer = await this.store.sequences.enqueue({
       op: payload.op,
       sandboxId: payload.sandboxId,
       jobSuffix: randomUUID().slice(0, 8),
       idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
       ...(key === undefined ? {} : { idempotencyKey: key }),
-      ...('hostId' in target ? { hostId: target.hostId } : { admit: target.admit }),
+      placement,
     });
+    if (answer.kind === 'duplicate') {
+      // The first call's add may have failed after its number was taken: add it now.
+      if (!answer.jobExists && (await this.store.getOutcome(answer.ref.jobId)) === undefined) {
+        await this.#add(answer.ref, payload, key);
+      }
+      return this.handle(answer.ref);
+    }
+    if (answer.kind !== 'ok') throw this.#refusal(payload, answer, placement);
+    await this.#add(answer.ref, payload, key);
+    return this.handle(answer.ref);
+  }
+
+  #refusal(
+    payload: JobPayload,
+    answer: Exclude<EnqueueAnswer, { kind: 'ok' | 'duplicate' }>,
+    placement?: Placement,
+  ): Error {
+    const sandboxId = payload.sandboxId;
     switch (answer.kind) {
       case 'exists':
-        throw new ConflictError(`sandbox id ${payload.sandboxId} is taken: it was created before`, {
-          sandboxId: payload.sandboxId,
+        return new ConflictError(`sandbox id ${sandboxId} is taken: it was created before`, { sandboxId });
+      case 'no-capacity': {
+        const asked =
+          placement?.kind === 'create'
+            ? `${placement.vcpus} vCPU / ${placement.memoryMib} MiB`
+            : `${payload.op} of ${sandboxId}`;
+        const what = placement?.kind === 'create' ? ` with template ${placement.template}` : '';
+        return new NoCapacityError(`no live host${what} has room for ${asked}: ${freeReport(answer.free)}`, {
+          free: answer.free,
         });
-      case 'no-capacity':
-        throw new NoCapacityError(
-          `no host has room for ${'admit' in target ? `${target.admit.vcpus} vCPU / ${target.admit.memoryMib} MiB` : payload.op}: ${freeReport(answer.free)}`,
-          { free: answer.free },
-        );
-      case 'duplicate':
-        // The first call's add may have failed after its number was taken: add it now.
-        if (!answer.jobExists && (await this.store.getOutcome(answer.ref.jobId)) === undefined) {
-          await this.#add(answer.ref, payload, key);
-        }
-        return this.handle(answer.ref);
-      case 'ok':
-        await this.#add(answer.ref, payload, key);
-        return this.handle(answer.ref);
+      }
+      case 'not-found':
+        return new NotFoundError(`no ${answer.what}`, { sandboxId });
+      case 'illegal-state':
+        return new IllegalStateError(`cannot ${payload.op} sandbox ${sandboxId}: it is ${answer.state}`, {
+          sandboxId,
+          state: answer.state,
+        });
+      case 'host-lost':
+        return new HostLostError(answer.hostId);
+      case 'corrupt':
+        return new CorruptStateError(answer.key);
     }
   }
 
@@ -296,7 +311,7 @@ export class HangarClient {
     payload: JobPayload,
     idempotencyKey: string | undefined,
   ): Promise<void> {
-    const data = jobDataOf(payload, ref.seq, idempotencyKey);
+    const data = jobDataOf(payload, ref.seq, this.#clientId, idempotencyKey);
     try {
       await this.queueFor(ref.hostId).add(payload.op, data, { jobId: ref.jobId });
     } catch (error) {
@@ -304,10 +319,6 @@ export class HangarClient {
       throw error;
     }
     this.#log.debug({ ...ref }, 'job enqueued');
-  }
-
-  async #assertHostLive(hostId: string): Promise<void> {
-    if (!(await this.store.hosts.isLive(hostId))) throw new HostLostError(hostId);
   }
 }
 
@@ -317,11 +328,12 @@ export interface SequencedJob {
   data: JobData;
 }
 
-function jobDataOf(payload: JobPayload, seq: number, idempotencyKey?: string): JobData {
+function jobDataOf(payload: JobPayload, seq: number, replyTo: string, idempotencyKey?: string): JobData {
   return {
     payload,
     seq,
     requestedAt: new Date().toISOString(),
+    replyTo,
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
   };
 }

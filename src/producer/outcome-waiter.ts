@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis';
 import { HangarError, TimeoutError } from '../errors/index.ts';
 import { HangarEvent } from '../events/event-schemas.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { KeySpace } from '../queues/names.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
 import type { JobOutcome } from '../state/record-schemas.ts';
 
@@ -14,8 +13,9 @@ interface Waiter {
 }
 
 /**
- * Resolves job outcomes from our own records: one subscriber connection on the fleet channel
- * wakes waiters, and each waiter also reads the outcome record right after registering, so
+ * Resolves job outcomes from our own records: one subscriber connection on this client's own
+ * reply channel (the worker publishes each job's end there, so no client parses the fleet's
+ * events) wakes waiters, and each waiter also reads the outcome record right after registering, so
  * an outcome written before the wait began is never missed. A message published while the
  * subscriber was reconnecting is lost to pub/sub, so every pending outcome is read again
  * after each reconnect, and at a slow period as a backstop. BullMQ's QueueEvents is not used.
@@ -29,10 +29,10 @@ export class OutcomeWaiter {
   #subscribed: Promise<unknown> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(subscriber: Redis, store: FleetStore, keys: KeySpace, log: Logger) {
+  constructor(subscriber: Redis, store: FleetStore, channel: string, log: Logger) {
     this.#subscriber = subscriber;
     this.#store = store;
-    this.#channel = keys.fleetChannel();
+    this.#channel = channel;
     this.#log = log;
     subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message));
     subscriber.on('error', (error) => log.warn({ err: error }, 'outcome subscriber error'));

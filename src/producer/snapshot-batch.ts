@@ -26,6 +26,8 @@ export const BatchParentData = z.object({
   batchId: z.string(),
   total: z.number().int(),
   concurrencyPerHost: z.number().int(),
+  /** The client that started the batch: its own channel hears the batch's end. */
+  replyTo: z.string().optional(),
 });
 
 /** A batch in flight: its id, the sandboxes it covers, and its parent job. */
@@ -110,7 +112,12 @@ export async function snapshotBatch(
       await flows.add({
         name: 'snapshot-batch',
         queueName: BATCH_QUEUE,
-        data: { batchId, total: chosen.length, concurrencyPerHost: options.concurrencyPerHost },
+        data: {
+          batchId,
+          total: chosen.length,
+          concurrencyPerHost: options.concurrencyPerHost,
+          replyTo: client.clientId,
+        },
         opts: { ...DEFAULT_JOB_OPTIONS, jobId: parentJobId },
         children,
       });

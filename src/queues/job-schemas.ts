@@ -78,6 +78,11 @@ export const JobData = z
     seq: z.number().int().positive(),
     requestedAt: z.iso.datetime(),
     idempotencyKey: z.string().max(200).optional(),
+    /** The enqueuing client's id: its own channel hears the outcome, nobody else's. */
+    replyTo: z
+      .string()
+      .regex(/^[a-z0-9-]{1,40}$/)
+      .optional(),
   })
   .strict();
 

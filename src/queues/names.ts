@@ -35,9 +35,34 @@ export class KeySpace {
     return `${this.prefix}:sandbox:${sandboxId}`;
   }
 
-  /** Set of every sandbox id ever created and not yet forgotten. */
-  sandboxes(): string {
-    return `${this.prefix}:sandboxes`;
+  /** Every live sandbox (not destroyed or failed), ordered by creation: `<createdAt>|<id>` members. */
+  liveIndex(): string {
+    return `${this.prefix}:idx:live`;
+  }
+
+  /** A host's live sandboxes, ordered by creation. */
+  hostIndex(hostId: string): string {
+    return `${this.prefix}:idx:host:${hostId}`;
+  }
+
+  /** Live sandboxes in one state, ordered by creation. */
+  stateIndex(state: string): string {
+    return `${this.prefix}:idx:state:${state}`;
+  }
+
+  /** Live sandboxes carrying one label value, ordered by creation. */
+  labelIndex(key: string, value: string): string {
+    return `${this.prefix}:idx:label:${key}=${value}`;
+  }
+
+  /** Destroyed and failed sandboxes whose records are still retained, scored by their expiry (ms). */
+  goneIndex(): string {
+    return `${this.prefix}:idx:gone`;
+  }
+
+  /** Sandboxes by state: exact for live states, cumulative for destroyed and failed. */
+  stateCounts(): string {
+    return `${this.prefix}:counts`;
   }
 
   snapshot(snapshotId: string): string {
@@ -107,11 +132,6 @@ export class KeySpace {
     return `${this.prefix}:lost:${hostId}`;
   }
 
-  /** Ids of the sandboxes a host holds (not destroyed or failed). */
-  hostSandboxes(hostId: string): string {
-    return `${this.prefix}:host-sandboxes:${hostId}`;
-  }
-
   /** Jobs already counted into a batch's progress (a redelivered child counts once). */
   batchCounted(batchId: string): string {
     return `${this.prefix}:batch-counted:${batchId}`;
@@ -144,6 +164,11 @@ export class KeySpace {
   /** Pub/sub channel for the whole fleet. */
   fleetChannel(): string {
     return `${this.prefix}:events:fleet`;
+  }
+
+  /** Pub/sub channel of one client: the outcomes of the jobs it enqueued. */
+  replyChannel(clientId: string): string {
+    return `${this.prefix}:reply:${clientId}`;
   }
 
   /** Pub/sub channel for one sandbox. */

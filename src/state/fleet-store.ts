@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { CorruptStateError } from '../errors/index.ts';
+import { DEFAULT_STREAM_LENGTH } from '../events/event-publisher.ts';
+import { HangarEvent, type SandboxState } from '../events/event-schemas.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
 import type { KeySpace } from '../queues/names.ts';
 import { HostRegistry } from './host-registry.ts';
@@ -12,12 +14,31 @@ import {
   SandboxRecord,
   SnapshotRecord,
 } from './record-schemas.ts';
+import { PUT_SANDBOX_LUA } from './scripts/record-scripts.ts';
+import { RedisScript } from './scripts/run-script.ts';
 
 /** How long a job outcome and an idempotency key are kept. */
 export const OUTCOME_TTL_SECONDS = 7 * 24 * 3600;
 
-/** States in which a sandbox no longer holds anything on its host. */
-const GONE = new Set(['destroyed', 'failed']);
+/** How long a destroyed or failed sandbox's record (and its sequence keys) is kept by default. */
+export const DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600;
+
+const putSandboxScript = new RedisScript(PUT_SANDBOX_LUA);
+
+/** What a listing selects: every condition given must hold (every label given must match). */
+export interface SandboxQuery {
+  hostId?: string;
+  state?: SandboxState;
+  labels?: Record<string, string>;
+}
+
+function matches(record: SandboxRecord, query: SandboxQuery): boolean {
+  return (
+    (query.hostId === undefined || record.hostId === query.hostId) &&
+    (query.state === undefined || record.state === query.state) &&
+    Object.entries(query.labels ?? {}).every(([key, value]) => record.labels[key] === value)
+  );
+}
 
 /**
  * The fleet's records in Redis: sandboxes (indexed by host), snapshots, job outcomes and
@@ -45,15 +66,31 @@ export class FleetStore {
     return this.#corrupt;
   }
 
-  async putSandbox(record: SandboxRecord): Promise<void> {
+  /**
+   * Writes a sandbox record with its indexes and counters in one step; with `event`, the
+   * state event is published in the same step when the state really changed. A destroyed or
+   * failed record leaves the indexes and expires after the retention.
+   */
+  async putSandbox(
+    record: SandboxRecord,
+    options: { event?: HangarEvent; retentionSeconds?: number } = {},
+  ): Promise<void> {
     const checked = SandboxRecord.parse(record);
-    const multi = this.redis
-      .multi()
-      .set(this.keys.sandbox(checked.sandboxId), JSON.stringify(checked))
-      .sadd(this.keys.sandboxes(), checked.sandboxId);
-    if (GONE.has(checked.state)) multi.srem(this.keys.hostSandboxes(checked.hostId), checked.sandboxId);
-    else multi.sadd(this.keys.hostSandboxes(checked.hostId), checked.sandboxId);
-    await multi.exec();
+    const k = this.keys;
+    await putSandboxScript.run(
+      this.redis,
+      [k.sandbox(checked.sandboxId), k.eventStream()],
+      [
+        `${k.prefix}:`,
+        checked.sandboxId,
+        JSON.stringify(checked),
+        options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS,
+        options.event === undefined ? '' : JSON.stringify(HangarEvent.parse(options.event)),
+        k.fleetChannel(),
+        k.sandboxChannel(checked.sandboxId),
+        DEFAULT_STREAM_LENGTH,
+      ],
+    );
   }
 
   /** A sandbox's record; throws CorruptStateError when it does not parse. */
@@ -62,17 +99,86 @@ export class FleetStore {
     return parseStrict(SandboxRecord, key, await this.redis.get(key));
   }
 
-  /** Every readable sandbox record (corrupt ones are logged, counted and skipped). */
-  async listSandboxes(): Promise<SandboxRecord[]> {
-    return this.#readAll(SandboxRecord, await this.redis.smembers(this.keys.sandboxes()), (id) =>
-      this.keys.sandbox(id),
+  /**
+   * One page of live sandboxes matching `query`, oldest first, from the most selective index
+   * the query names (a label, else the host, else the state, else all live); the rest of the
+   * query filters each page. Pass the returned cursor to read on; none means the end.
+   */
+  async listPage(
+    query: SandboxQuery = {},
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<{ records: SandboxRecord[]; cursor?: string }> {
+    const limit = Math.max(1, Math.min(page.limit ?? 100, 1_000));
+    const [labelKey, labelValue] = Object.entries(query.labels ?? {})[0] ?? [];
+    const index =
+      labelKey !== undefined
+        ? this.keys.labelIndex(labelKey, labelValue!)
+        : query.hostId !== undefined
+          ? this.keys.hostIndex(query.hostId)
+          : query.state !== undefined
+            ? this.keys.stateIndex(query.state)
+            : this.keys.liveIndex();
+    const records: SandboxRecord[] = [];
+    let after = page.cursor;
+    // Bounded: a page scans at most ten index pages when the other conditions filter hard.
+    for (let round = 0; round < 10 && records.length < limit; round += 1) {
+      const members = await this.redis.zrangebylex(
+        index,
+        after === undefined ? '-' : `(${after}`,
+        '+',
+        'LIMIT',
+        0,
+        limit,
+      );
+      if (members.length === 0) return { records };
+      after = members.at(-1);
+      const ids = members.map((member) => member.slice(member.lastIndexOf('|') + 1));
+      const found = await this.#readAll(SandboxRecord, ids, (id) => this.keys.sandbox(id));
+      records.push(...found.filter((record) => matches(record, query)));
+      if (members.length < limit) return { records };
+    }
+    return { records, cursor: after };
+  }
+
+  /** Every live sandbox matching `query`, read page by page. */
+  async listSandboxes(query: SandboxQuery = {}): Promise<SandboxRecord[]> {
+    const all: SandboxRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listPage(query, { limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+      all.push(...page.records);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return all;
+  }
+
+  /** Destroyed and failed sandboxes whose records are still retained (newest last), at most `limit`. */
+  async listGone(query: SandboxQuery = {}, limit = 1_000): Promise<SandboxRecord[]> {
+    const members = await this.redis.zrangebyscore(
+      this.keys.goneIndex(),
+      Date.now(),
+      '+inf',
+      'LIMIT',
+      0,
+      limit,
     );
+    const ids = members.map((member) => member.slice(member.lastIndexOf('|') + 1));
+    const records = await this.#readAll(SandboxRecord, ids, (id) => this.keys.sandbox(id));
+    return records.filter((record) => matches(record, query));
   }
 
   /** The records of the sandboxes a host holds (not destroyed or failed). */
-  async hostSandboxes(hostId: string): Promise<SandboxRecord[]> {
-    return this.#readAll(SandboxRecord, await this.redis.smembers(this.keys.hostSandboxes(hostId)), (id) =>
-      this.keys.sandbox(id),
+  hostSandboxes(hostId: string): Promise<SandboxRecord[]> {
+    return this.listSandboxes({ hostId });
+  }
+
+  /** Sandboxes by state, from counters (exact for live states; destroyed and failed are cumulative). */
+  async countsByState(): Promise<Partial<Record<SandboxState, number>>> {
+    const counts = await this.redis.hgetall(this.keys.stateCounts());
+    return Object.fromEntries(
+      Object.entries(counts)
+        .map(([state, count]) => [state, Number(count)] as const)
+        .filter(([, count]) => count !== 0),
     );
   }
 

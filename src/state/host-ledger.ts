@@ -9,8 +9,9 @@ import { parseStrict } from './fleet-store.ts';
 import { SandboxRecord } from './record-schemas.ts';
 
 /**
- * What this host holds for one sandbox: the fleet record's own fields (no host, timings or
- * runtime facts), plus what a retried snapshot needs. Enough to find every resource again.
+ * What this host holds for one sandbox: every field of the fleet record but its host and
+ * update time (so the record is written from the entry, never read first), plus what a
+ * retried job needs. Enough to find every resource again.
  */
 export const LedgerEntry = SandboxRecord.pick({
   sandboxId: true,
@@ -22,6 +23,9 @@ export const LedgerEntry = SandboxRecord.pick({
   slot: true,
   address: true,
   fromSnapshot: true,
+  diskBytes: true,
+  pid: true,
+  lastError: true,
   createdAt: true,
 }).extend({
   /** The state a snapshot returns the sandbox to; kept here so a retried snapshot knows it. */
@@ -49,6 +53,7 @@ export class HostLedger {
   readonly path: string;
   #data: LedgerFile = { version: 1, sandboxes: {}, snapshots: [] };
   #writes: Promise<void> = Promise.resolve();
+  #pending: Promise<void> | undefined;
 
   private constructor(path: string) {
     this.path = path;
@@ -116,11 +121,16 @@ export class HostLedger {
     });
   }
 
+  // Changes that arrive while a write is in flight are applied together and written once
+  // (one fsync for all the jobs that finished meanwhile); each caller resolves when the
+  // write that carries its change is durable.
   #mutate(change: (data: LedgerFile) => void): Promise<void> {
-    const next = this.#writes.then(async () => {
-      change(this.#data);
+    change(this.#data);
+    this.#pending ??= this.#writes.then(async () => {
+      this.#pending = undefined;
       await writeFileAtomic(this.path, `${JSON.stringify(this.#data, null, 2)}\n`);
     });
+    const next = this.#pending;
     this.#writes = next.catch(() => undefined);
     return next;
   }

@@ -147,8 +147,8 @@ export class HostRegistry {
     const k = this.#keys;
     const answer = await markLostScript.run(
       this.#redis,
-      [k.heartbeat(hostId), k.hostsSeen(), k.hostLost(hostId), k.hostSandboxes(hostId)],
-      [hostId, graceMs, new Date().toISOString(), k.sandbox('')],
+      [k.heartbeat(hostId), k.hostsSeen(), k.hostLost(hostId), k.hostIndex(hostId)],
+      [hostId, graceMs, new Date().toISOString(), `${k.prefix}:`],
     );
     return answer === null ? undefined : (answer as string[]);
   }

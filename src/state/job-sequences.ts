@@ -23,7 +23,19 @@ export type EnqueueAnswer =
   | { kind: 'ok'; ref: JobRef }
   | { kind: 'duplicate'; ref: JobRef; jobExists: boolean }
   | { kind: 'exists' }
-  | { kind: 'no-capacity'; free: { hostId: string; vcpus: number; memoryMib: number; slots: number }[] };
+  | { kind: 'no-capacity'; free: { hostId: string; vcpus: number; memoryMib: number; slots: number }[] }
+  | { kind: 'not-found'; what: string }
+  | { kind: 'illegal-state'; state: string }
+  | { kind: 'host-lost'; hostId: string }
+  | { kind: 'corrupt'; key: string };
+
+/** Where a job goes: the sandbox's own host, a host chosen for a create, or a snapshot's host. */
+export type Placement =
+  | { kind: 'sandbox' }
+  | { kind: 'create'; template: string; vcpus: number; memoryMib: number }
+  | { kind: 'snapshot'; snapshotId: string }
+  /** A number on a given host with no checks (batch children, whose sandboxes were checked). */
+  | { kind: 'host'; hostId: string };
 
 /** Whether a job may run now, per its sandbox's order. */
 export type GateAnswer =
@@ -56,8 +68,8 @@ export class JobSequences {
   }
 
   /**
-   * Claims the idempotency key (if any), reserves capacity on the best candidate (when
-   * `admit` is given) and takes the sandbox's next number, in one step.
+   * In one step: the idempotency key (if any), where the job goes (and, for a create or
+   * restore, the capacity reserved there), and the sandbox's next number.
    */
   async enqueue(input: {
     op: string;
@@ -65,44 +77,54 @@ export class JobSequences {
     jobSuffix: string;
     idempotencyKey?: string;
     idempotencyTtlSeconds: number;
-    /** Candidate hosts for a create or restore (reserve on the one with most free memory). */
-    admit?: { vcpus: number; memoryMib: number; candidates: readonly string[] };
-    /** The host of any other operation. */
-    hostId?: string;
+    placement: Placement;
   }): Promise<EnqueueAnswer> {
     const k = this.#keys;
-    const candidates = input.admit?.candidates ?? [input.hostId ?? ''];
+    const placement = input.placement;
     const keys = [
       input.idempotencyKey === undefined ? k.placeholder() : k.idempotency(input.idempotencyKey),
       k.sequence(input.sandboxId),
       k.sequenceJobs(input.sandboxId),
-      ...candidates.flatMap((host) => [k.heartbeat(host), k.reserved(host), k.reservations(host)]),
+      k.sandbox(input.sandboxId),
     ];
     const args = [
       input.op,
       input.sandboxId,
       input.jobSuffix,
       input.idempotencyKey === undefined ? 0 : input.idempotencyTtlSeconds,
-      input.admit?.vcpus ?? 0,
-      input.admit?.memoryMib ?? 0,
-      input.admit === undefined ? 0 : 1,
-      `${k.prefix}:host-`,
-      ...candidates,
+      `${k.prefix}:`,
+      placement.kind,
+      placement.kind === 'create'
+        ? placement.template
+        : placement.kind === 'snapshot'
+          ? placement.snapshotId
+          : placement.kind === 'host'
+            ? placement.hostId
+            : '',
+      placement.kind === 'create' ? placement.vcpus : 0,
+      placement.kind === 'create' ? placement.memoryMib : 0,
     ];
     const answer = (await enqueueScript.run(this.#redis, keys, args)) as [string, string?, number?];
+    const idemKey = k.idempotency(input.idempotencyKey ?? '');
     switch (answer[0]) {
       case 'ok':
-        return { kind: 'ok', ref: parseRef(answer[1]!, k.idempotency(input.idempotencyKey ?? '')) };
+        return { kind: 'ok', ref: parseRef(answer[1]!, idemKey) };
       case 'dup':
-        return {
-          kind: 'duplicate',
-          ref: parseRef(answer[1]!, k.idempotency(input.idempotencyKey ?? '')),
-          jobExists: answer[2] === 1,
-        };
+        return { kind: 'duplicate', ref: parseRef(answer[1]!, idemKey), jobExists: answer[2] === 1 };
       case 'exists':
         return { kind: 'exists' };
+      case 'nocap': {
+        const free: unknown = JSON.parse(answer[1] ?? '[]');
+        return { kind: 'no-capacity', free: Array.isArray(free) ? free : [] };
+      }
+      case 'notfound':
+        return { kind: 'not-found', what: answer[1] ?? '' };
+      case 'illegal':
+        return { kind: 'illegal-state', state: answer[1] ?? '' };
+      case 'lost':
+        return { kind: 'host-lost', hostId: answer[1] ?? '' };
       default:
-        return { kind: 'no-capacity', free: JSON.parse(answer[1] ?? '[]') };
+        return { kind: 'corrupt', key: answer[1] ?? '' };
     }
   }
 
@@ -156,6 +178,10 @@ export class JobSequences {
     event: HangarEvent;
     release: boolean;
     outcomeTtlSeconds: number;
+    /** How long the sandbox's record and sequence keys outlive a release. */
+    retentionSeconds: number;
+    /** The enqueuing client, whose own channel hears the outcome. */
+    replyTo?: string;
   }): Promise<string | undefined> {
     const k = this.#keys;
     const outcome = JSON.stringify(JobOutcome.parse(input.outcome));
@@ -170,6 +196,8 @@ export class JobSequences {
         k.eventStream(),
         k.reservations(input.hostId),
         k.reserved(input.hostId),
+        k.sequence(input.sandboxId),
+        k.sandbox(input.sandboxId),
       ],
       [
         outcome,
@@ -177,9 +205,10 @@ export class JobSequences {
         input.seq,
         event,
         k.fleetChannel(),
-        k.sandboxChannel(input.sandboxId),
+        input.replyTo === undefined ? '' : k.replyChannel(input.replyTo),
         DEFAULT_STREAM_LENGTH,
         input.release ? input.sandboxId : '',
+        input.retentionSeconds,
       ],
     )) as [string, string | null];
     return next ?? undefined;

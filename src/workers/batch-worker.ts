@@ -43,14 +43,18 @@ export function startBatchWorker(options: {
       }));
       const result = { batchId, total: Number(job.data.total), snapshots, failures: failed };
       await store.putOutcome(job.id!, { status: 'completed', result, at: new Date().toISOString() });
-      await events.publish({
-        type: 'batch.completed',
-        at: new Date().toISOString(),
-        hostId: options.hostId,
-        batchId,
-        jobId: job.id!,
-        result,
-      });
+      const replyTo = typeof job.data.replyTo === 'string' ? job.data.replyTo : undefined;
+      await events.publish(
+        {
+          type: 'batch.completed',
+          at: new Date().toISOString(),
+          hostId: options.hostId,
+          batchId,
+          jobId: job.id!,
+          result,
+        },
+        replyTo === undefined ? [] : [store.keys.replyChannel(replyTo)],
+      );
       log.info({ batchId, ok: snapshots.length, failed: failed.length }, 'batch completed');
       return result;
     },

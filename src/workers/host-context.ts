@@ -59,6 +59,8 @@ export interface HostContext {
   vms: VmRegistry;
   /** Extra environment for VMM processes (the simulator's latency and fault knobs). */
   vmmEnv: Record<string, string>;
+  /** How long a destroyed or failed sandbox's record is kept. */
+  retentionSeconds: number;
   /** The worker's own capacity and disk check. */
   admission: HostAdmission;
   /** A job of this host's queue, if BullMQ still has it. */

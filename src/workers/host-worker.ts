@@ -124,6 +124,7 @@ export class HostWorker {
       paths,
       vms,
       vmmEnv: config.vmmEnv,
+      retentionSeconds: config.retentionDays * 24 * 3600,
       admission: new HostAdmission({
         ...config.capacity,
         slots: network.maxSlots,

@@ -11,6 +11,8 @@ export interface FinishingJob {
   sandboxId: string;
   seq: number;
   attempt: number;
+  /** The client that enqueued the job (its reply channel hears the outcome). */
+  replyTo?: string;
 }
 
 /**
@@ -53,6 +55,8 @@ export async function finishJob(ctx: HostContext, job: FinishingJob, outcome: Jo
     event,
     release,
     outcomeTtlSeconds: OUTCOME_TTL_SECONDS,
+    retentionSeconds: ctx.retentionSeconds,
+    ...(job.replyTo === undefined ? {} : { replyTo: job.replyTo }),
   });
   if (next !== undefined) await ctx.wake(next);
 }

@@ -13,6 +13,7 @@ import { runOperation } from './operations/index.ts';
 import type { OperationResult } from './operations/operation.ts';
 import { setSandboxState } from './sandbox-records.ts';
 import { settleAbandonedJob } from './settle-job.ts';
+import { StepReporter } from './step-reporter.ts';
 
 /**
  * How soon a job held back by its predecessor is looked at again. It is a backstop only:
@@ -52,6 +53,7 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
       sandboxId,
       seq,
       attempt: job.attemptsMade + 1,
+      ...(data.replyTo === undefined ? {} : { replyTo: data.replyTo }),
     };
     const log = ctx.log.child({ jobId: job.id, sandboxId, hostId: ctx.hostId, op: payload.op, seq });
 
@@ -75,18 +77,19 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
     return mutex.run(sandboxId, async () => {
       const isFinalAttempt = job.attemptsMade + 1 >= attempts;
       log.info({ attempt: finishing.attempt, attempts }, 'job started');
-      await job.log(`attempt ${finishing.attempt}/${attempts} of ${payload.op} on host ${ctx.hostId}`);
+      const progress = new StepReporter(
+        job,
+        `attempt ${finishing.attempt}/${attempts} of ${payload.op} on host ${ctx.hostId}`,
+        log,
+      );
       try {
         const operation = () =>
           runOperation(ctx, payload, {
             log,
             jobId: job.id!,
             isFinalAttempt,
-            progress: async (step, index, total) => {
-              await job.updateProgress({ step, percent: Math.round((index / total) * 100) });
-              await job.log(`step ${index + 1}/${total}: ${step}`);
-            },
-          });
+            progress: (step, index, total) => progress.starting(step, index, total),
+          }).finally(() => progress.stop());
         const batchId = payload.op === 'snapshot' ? payload.batchId : undefined;
         const startedAt = new Date().toISOString();
         const result = {
@@ -101,7 +104,9 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
       } catch (error) {
         const final = isFinalAttempt || isFinalError(error);
         log.error({ err: error, final }, 'job failed');
-        await job.log(`failed${final ? ' (final)' : ', will retry'}: ${errorInfo(error).message}`);
+        await job.log(
+          `attempt ${finishing.attempt}/${attempts} on host ${ctx.hostId} failed${final ? ' (final)' : ', will retry'}: ${errorInfo(error).message}`,
+        );
         if (!final) {
           await publishRetry(ctx, finishing, errorInfo(error));
           throw toJobError(error);

@@ -1,4 +1,3 @@
-import { CorruptStateError } from '../errors/index.ts';
 import type { SandboxState } from '../events/event-schemas.ts';
 import type { LedgerEntry } from '../state/host-ledger.ts';
 import type { SandboxRecord } from '../state/record-schemas.ts';
@@ -13,8 +12,9 @@ export const TRANSITIONAL: ReadonlySet<SandboxState> = new Set([
 ]);
 
 /**
- * Moves a sandbox to `state` everywhere at once: the host ledger (the host's truth), the
- * fleet record in Redis, and a `sandbox.state` event when the state really changed.
+ * Moves a sandbox to `state` everywhere at once: the host ledger (the host's truth, fsynced),
+ * then the fleet record with its indexes and, when the state really changed, the
+ * `sandbox.state` event, in one Redis step.
  */
 export async function setSandboxState(
   ctx: HostContext,
@@ -25,42 +25,31 @@ export async function setSandboxState(
   const previous = ctx.ledger.get(entry.sandboxId)?.state;
   // The owning job and the snapshot in progress belong to transitional states only.
   const next: LedgerEntry = TRANSITIONAL.has(state)
-    ? { ...entry, state }
-    : { ...entry, state, jobId: undefined, snapshotId: undefined };
+    ? { ...entry, ...extra, state }
+    : { ...entry, ...extra, state, jobId: undefined, snapshotId: undefined };
   if (state === 'destroyed') await ctx.ledger.remove(entry.sandboxId);
   else await ctx.ledger.put(next);
-  await publishRecord(ctx, next, extra);
-  if (previous !== state) {
-    await ctx.events.publish({
+  await ctx.store.putSandbox(recordOf(ctx, next), {
+    retentionSeconds: ctx.retentionSeconds,
+    event: {
       type: 'sandbox.state',
       at: new Date().toISOString(),
       hostId: ctx.hostId,
       sandboxId: entry.sandboxId,
       state,
-      ...(previous === undefined ? {} : { previous }),
-    });
-  }
+      ...(previous === undefined || previous === state ? {} : { previous }),
+    },
+  });
   return next;
 }
 
-/** Writes the fleet record for a ledger entry (after a restart, to republish the host's truth). */
-export async function publishRecord(
-  ctx: HostContext,
-  entry: LedgerEntry,
-  extra: Partial<Pick<SandboxRecord, 'diskBytes' | 'pid' | 'lastError'>> = {},
-): Promise<void> {
-  const existing = await ctx.store.getSandbox(entry.sandboxId).catch((error: unknown) => {
-    // The host's ledger is the truth: a corrupt fleet record is replaced, not trusted.
-    if (error instanceof CorruptStateError) return undefined;
-    throw error;
-  });
+/** Writes the fleet record of a ledger entry as it stands (after a restart, to republish the host's truth). */
+export async function publishRecord(ctx: HostContext, entry: LedgerEntry): Promise<void> {
+  await ctx.store.putSandbox(recordOf(ctx, entry), { retentionSeconds: ctx.retentionSeconds });
+}
+
+/** The fleet record of a ledger entry: the entry's own fields, this host, now. */
+export function recordOf(ctx: HostContext, entry: LedgerEntry): SandboxRecord {
   const { priorState: _prior, jobId: _job, snapshotId: _snapshot, ...fields } = entry;
-  await ctx.store.putSandbox({
-    ...(existing ?? {}),
-    ...fields,
-    ...extra,
-    hostId: ctx.hostId,
-    createdAt: existing?.createdAt ?? entry.createdAt,
-    updatedAt: new Date().toISOString(),
-  });
+  return { ...fields, hostId: ctx.hostId, updatedAt: new Date().toISOString() };
 }

@@ -56,6 +56,7 @@ export async function settleAbandonedJob(
         sandboxId: abandoned.sandboxId,
         seq: abandoned.seq,
         attempt: (job?.attemptsMade ?? 0) + 1,
+        ...(parsed.success && parsed.data.replyTo !== undefined ? { replyTo: parsed.data.replyTo } : {}),
       },
       outcome,
     );

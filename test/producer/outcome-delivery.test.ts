@@ -83,7 +83,7 @@ describe('outcomes arrive whatever Redis loses on the way', () => {
       const waiting = client.handle(ref).result(30_000);
       // Subscribed, and its first read of the record (none yet) done.
       await waitFor('the waiter to subscribe and read', async () =>
-        (await subscribers(client.keys.fleetChannel())) === 1 &&
+        (await subscribers(client.keys.replyChannel(client.clientId))) === 1 &&
         (await clients()).some((c) => c.name === 'hangar-producer' && c.cmd === 'get')
           ? true
           : undefined,
@@ -141,7 +141,7 @@ describe('outcomes arrive whatever Redis loses on the way', () => {
     try {
       await waitFor('the child client to connect', async () => (count('connected') === 1 ? true : undefined));
       await waitFor('its subscriber and event reader', async () =>
-        (await subscribers(`${keyPrefix}:{fleet}:events:fleet`)) === 1 &&
+        ((await admin.pubsub('CHANNELS', `${keyPrefix}:{fleet}:reply:*`)) as string[]).length === 1 &&
         (await clients()).some((c) => c.cmd === 'xread')
           ? true
           : undefined,

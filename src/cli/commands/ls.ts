@@ -21,17 +21,21 @@ export function registerLs(program: Command): void {
     .option('--host <hostId>', 'only sandboxes on this host')
     .option('--state <state>', `only sandboxes in this state (${SandboxState.options.join(', ')})`)
     .option('--label <key=value>', 'only sandboxes with this label (repeatable; all must match)', collect)
-    .option('-a, --all', 'include destroyed sandboxes');
+    .option('-a, --all', 'include destroyed and failed sandboxes whose records are still kept');
   addFleetOptions(command).action(async (raw: Record<string, unknown>) => {
     const flags = parseFlags('ls', LsFlags, raw);
     await withClient(flags, async (client) => {
-      const records = (
-        await client.list({
-          ...(flags.host === undefined ? {} : { hostId: flags.host }),
-          ...(flags.state === undefined ? {} : { state: flags.state }),
-          labels: flags.label,
-        })
-      ).filter((record) => flags.all || flags.state !== undefined || record.state !== 'destroyed');
+      const query = {
+        ...(flags.host === undefined ? {} : { hostId: flags.host }),
+        ...(flags.state === undefined ? {} : { state: flags.state }),
+        labels: flags.label,
+      };
+      // Destroyed and failed sandboxes leave the live indexes; their records are kept a while.
+      const gone = flags.state === 'destroyed' || flags.state === 'failed';
+      const records = [
+        ...(gone ? [] : await client.list(query)),
+        ...(gone || flags.all ? await client.store.listGone(query) : []),
+      ];
       if (flags.json) {
         printJson(records);
         return;

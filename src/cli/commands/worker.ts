@@ -36,7 +36,7 @@ export function registerWorker(program: Command): void {
     .option('--concurrency <n>', 'jobs run at once (env HANGAR_CONCURRENCY; default 8)')
     .option(
       '--vmm <kind>',
-      'auto (cloud-hypervisor, else qemu, else simulator) | ch-or-simulator | cloud-hypervisor | qemu | simulator (env HANGAR_VMM)',
+      'auto (cloud-hypervisor, else qemu, else simulator) | ch-or-simulator | cloud-hypervisor | qemu | simulator | in-process-stand-in (a stand-in with no VM: state in the worker’s memory, lost on restart) (env HANGAR_VMM)',
     )
     .option('--disk <kind>', 'auto | file | device-mapper (env HANGAR_DISK; default auto)')
     .option('--pool-size <n>', 'network slots kept ready (env HANGAR_POOL_SIZE; default 4)')

@@ -1,4 +1,5 @@
 import { LUA_JOB_LIVE, LUA_NOW } from './lua-common.ts';
+import { LUA_WRITE_RECORD } from './record-scripts.ts';
 
 /**
  * Takes a host's lease: set when free, or when the holder is this same machine and state
@@ -42,28 +43,29 @@ return {redis.call('DEL', KEYS[4]), 'held'}
 
 /**
  * Marks a host lost once: only when its heartbeat is gone and it was last seen before the
- * grace window; its sandboxes' records say `lost` in the same step, so a host that beats
- * again (clearing the mark, then republishing) can never be overwritten by a late marker.
- * Returns the ids of the sandboxes marked, or false when the host is not (newly) lost.
+ * grace window; its sandboxes' records say `lost` in the same step (indexes and counters
+ * with them), so a host that beats again (clearing the mark, then republishing) can never
+ * be overwritten by a late marker. Reads only that host's own index. Returns the ids of
+ * the sandboxes marked, or false when the host is not (newly) lost.
  *
- * KEYS: heartbeat, hosts-seen, lost, host-sandboxes.
- * ARGV: host id, grace ms, updatedAt, prefix of sandbox record keys.
+ * KEYS: heartbeat, hosts-seen, lost, host index.
+ * ARGV: host id, grace ms, updatedAt, key prefix ("<prefix>:").
  */
 export const MARK_LOST_LUA = `
 ${LUA_NOW}
+${LUA_WRITE_RECORD}
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local seen = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
 if nowMs() - seen < tonumber(ARGV[2]) then return false end
 if not redis.call('SET', KEYS[3], '1', 'NX') then return false end
 local marked = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  local key = ARGV[4] .. id
-  local value = redis.call('GET', key)
-  local ok, record = pcall(cjson.decode, value or '')
-  if ok and type(record) == 'table' and record.state ~= 'destroyed' and record.state ~= 'failed' then
+for _, member in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+  local id = string.match(member, '|([^|]+)$')
+  local record = decodeRecord(redis.call('GET', ARGV[4] .. 'sandbox:' .. id))
+  if record and record.state ~= 'lost' then
     record.state = 'lost'
     record.updatedAt = ARGV[3]
-    redis.call('SET', key, cjson.encode(record))
+    writeRecord(ARGV[4], id, cjson.encode(record), record, 0)
     marked[#marked + 1] = id
   end
 end

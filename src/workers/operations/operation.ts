@@ -10,8 +10,8 @@ export interface OperationRun {
   jobId: string;
   /** No retry follows this attempt: a failure now must roll back. */
   isFinalAttempt: boolean;
-  /** Reports progress of a long step (Bull Board shows it). */
-  progress(step: string, index: number, total: number): Promise<void>;
+  /** Says a step starts (Bull Board shows the long ones). */
+  progress(step: string, index: number, total: number): void;
 }
 
 /** What a finished operation reports; `outcome: 'already'` marks a repeat of a finished transition. */
@@ -29,10 +29,7 @@ export function runOperationSteps(run: OperationRun, steps: readonly Step[]): Pr
     rollback: rollbackPolicy(run),
     onStep: (name, index) => {
       run.log.info({ step: name }, 'step');
-      // Progress is for display: a Redis hiccup here must not fail the step or go unhandled.
-      run.progress(name, index, steps.length).catch((error: unknown) => {
-        run.log.warn({ err: error, step: name }, 'progress report failed');
-      });
+      run.progress(name, index, steps.length);
     },
   });
 }
