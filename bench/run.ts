@@ -11,6 +11,7 @@ const BENCHES: BenchModule[] = [
   await import('./network.bench.ts'),
   await import('./control-plane.bench.ts'),
   await import('./e2e.bench.ts'),
+  await import('./scale.bench.ts'),
 ];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));

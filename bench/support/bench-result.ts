@@ -12,13 +12,23 @@ export interface BenchComparison {
   slow: string;
 }
 
+/** A table of figures that are not latency summaries (counts, bytes, ratios), printed as given. */
+export interface BenchTable {
+  title: string;
+  header: string[];
+  rows: string[][];
+}
+
 /** What one bench module returns; written to bench/results as JSON. */
 export interface BenchResult {
   name: string;
   rows: BenchRow[];
   comparisons?: BenchComparison[];
+  tables?: BenchTable[];
   /** Free-form facts about the run (sample budget hit, sizes used). */
   notes?: string[];
+  /** The raw figures behind the tables, kept in the JSON only. */
+  figures?: unknown;
 }
 
 /** A bench module: `run` measures and cleans up after itself, even when it fails. */

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, hostname, release } from 'node:os';
 import { join } from 'node:path';
-import type { BenchComparison, BenchResult, BenchRow } from './bench-result.ts';
+import type { BenchComparison, BenchResult, BenchRow, BenchTable } from './bench-result.ts';
 
 /** The machine a run was measured on, printed as the header and stored with the figures. */
 export interface MachineInfo {
@@ -43,6 +43,15 @@ export function formatResult(result: BenchResult): string {
     ms(row.min),
     ms(row.max),
   ]);
+  const out = [`== ${result.name}`, ...alignedTable(header, body)];
+  for (const comparison of result.comparisons ?? []) out.push(formatComparison(comparison, result.rows));
+  for (const table of result.tables ?? []) out.push(...formatTable(table));
+  for (const note of result.notes ?? []) out.push(`note: ${note}`);
+  return out.join('\n');
+}
+
+// The first column left-aligned, the others right-aligned, a rule under the header.
+function alignedTable(header: string[], body: string[][]): string[] {
   const widths = header.map((title, i) =>
     Math.max(title.length, ...body.map((cells) => cells[i]?.length ?? 0)),
   );
@@ -50,10 +59,11 @@ export function formatResult(result: BenchResult): string {
     cells
       .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
       .join('  ');
-  const out = [`== ${result.name}`, line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
-  for (const comparison of result.comparisons ?? []) out.push(formatComparison(comparison, result.rows));
-  for (const note of result.notes ?? []) out.push(`note: ${note}`);
-  return out.join('\n');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
+}
+
+function formatTable(table: BenchTable): string[] {
+  return ['', `-- ${table.title}`, ...alignedTable(table.header, table.rows)];
 }
 
 function formatComparison(comparison: BenchComparison, rows: BenchRow[]): string {

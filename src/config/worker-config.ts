@@ -14,7 +14,14 @@ export const WorkerConfig = z
       .default('hangar'),
     stateDir: z.string().regex(/^\//, 'must be absolute').default('/var/lib/hangar'),
     concurrency: z.number().int().min(1).max(256).default(8),
-    vmm: z.enum(['auto', 'ch-or-simulator', 'cloud-hypervisor', 'simulator', 'qemu']).default('auto'),
+    /**
+     * Which VMM runs the sandboxes (see selectVmmBackend). 'in-process-stand-in' is a stand-in
+     * with no VM at all and no VMM process: VM state kept in the worker's memory and lost when
+     * the worker restarts, for control-plane benches and tests; 'auto' never picks it.
+     */
+    vmm: z
+      .enum(['auto', 'ch-or-simulator', 'cloud-hypervisor', 'simulator', 'qemu', 'in-process-stand-in'])
+      .default('auto'),
     disk: z.enum(['auto', 'file', 'device-mapper']).default('auto'),
     poolSize: z.number().int().min(0).max(256).default(4),
     capacity: z

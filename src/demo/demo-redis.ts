@@ -30,6 +30,11 @@ export async function demoRedis(
     return { url: env.REDIS_URL, source: 'env', stop: none };
   }
   if (await redisAnswers(localUrl, 1_000)) return { url: localUrl, source: 'local', stop: none };
+  return startPrivateRedis();
+}
+
+/** A private `redis-server` on a free loopback port with persistence off; `stop()` ends it. */
+export async function startPrivateRedis(): Promise<DemoRedis> {
   const port = await freePort();
   const argv = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   const child: ResultPromise = execa('redis-server', argv, {

@@ -1,6 +1,8 @@
-// The VMM layer on its own: the backend-neutral interface, the Cloud Hypervisor and QEMU drivers, and VMM processes.
+// The VMM layer on its own: the backend-neutral interface, the Cloud Hypervisor and QEMU drivers,
+// the in-process stand-in, and VMM processes.
 export { CloudHypervisorBackend, findChBinary, simulatorBinary } from './cloud-hypervisor/ch-backend.ts';
 export { ChSandboxVm } from './cloud-hypervisor/ch-sandbox-vm.ts';
+export { InProcessBackend, type InProcessBackendOptions, InProcessSandboxVm } from './in-process/index.ts';
 export {
   type FoundVmm,
   findVmmProcesses,

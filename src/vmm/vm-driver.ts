@@ -27,7 +27,8 @@ export interface SnapshotInfo {
 /**
  * One sandbox's VM, driven through idempotent ensures: each looks at the real state first
  * (is the process alive, what does the VMM say) so repeating a step after a crash converges.
- * Cloud Hypervisor, its simulator and QEMU implement it; the worker cannot tell them apart.
+ * Cloud Hypervisor, its simulator, QEMU and the in-process stand-in implement it; the worker
+ * cannot tell them apart.
  */
 export interface SandboxVm {
   readonly sandboxId: string;
@@ -49,9 +50,9 @@ export interface SandboxVm {
   onCrash(listener: (crash: VmCrash) => void): () => void;
 }
 
-/** Which VMM runs the VMs of a host; `standIn` is true for the simulator. */
+/** Which VMM runs the VMs of a host; `standIn` is true for the simulator and the in-process stand-in. */
 export interface VmmBackendInfo {
-  kind: 'cloud-hypervisor' | 'qemu';
+  kind: 'cloud-hypervisor' | 'qemu' | 'in-process-stand-in';
   standIn: boolean;
   version: string;
   description: string;
