@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,13 @@ import { readChLog } from '../../src/vmm/cloud-hypervisor/request-log.ts';
 import { dropNulls } from '../../src/vmm/cloud-hypervisor/schemas/index.ts';
 import { type ChSim, rawChCall, startChSim, testVmConfig } from '../support/ch-sim.ts';
 import { CH_REQUEST_LOG_PATH } from '../support/global-setup.ts';
-import { type ChSpecValidators, describeErrors, loadChSpec } from './ch-spec.ts';
+import { CH_SPEC_PATH, type ChSpecValidators, describeErrors, loadChSpec } from './ch-spec.ts';
+
+// The official spec is not part of the repository: a clone with no shared/ folder beside it
+// runs the rest of the suite and says here why this part was skipped.
+const HAS_SPEC = existsSync(CH_SPEC_PATH);
+if (!HAS_SPEC) console.log(`ch-spec conformance: skipped: ${CH_SPEC_PATH} is not there (it comes from ../shared/specs)`);
+const describeWithSpec = HAS_SPEC ? describe : describe.skip;
 
 /** Endpoints with a body the driver uses: each must have been exercised at least once. */
 const REQUIRED_BODY_ENDPOINTS = [
@@ -18,7 +25,7 @@ const REQUIRED_BODY_ENDPOINTS = [
   'vm.remove-device',
 ];
 
-describe('CH API conformance: recorded client traffic against cloud-hypervisor.yaml', () => {
+describeWithSpec('CH API conformance: recorded client traffic against cloud-hypervisor.yaml', () => {
   let spec: ChSpecValidators;
 
   beforeAll(async () => {
@@ -83,7 +90,7 @@ describe('CH API conformance: recorded client traffic against cloud-hypervisor.y
   });
 });
 
-describe('CH API conformance: CH simulator stand-in responses against cloud-hypervisor.yaml', () => {
+describeWithSpec('CH API conformance: CH simulator stand-in responses against cloud-hypervisor.yaml', () => {
   let spec: ChSpecValidators;
   let sim: ChSim;
   let target: ChSim;
