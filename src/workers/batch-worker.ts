@@ -58,7 +58,17 @@ export function startBatchWorker(options: {
       log.info({ batchId, ok: snapshots.length, failed: failed.length }, 'batch completed');
       return result;
     },
-    { connection: options.connection, prefix: bullPrefix(options.keyPrefix), concurrency: 4 },
+    {
+      connection: options.connection,
+      prefix: bullPrefix(options.keyPrefix),
+      concurrency: 4,
+      // The batch queue is shared by every host, so no worker may take its jobs back at start
+      // as it does its own queue's: a short lock frees a dead worker's batch within seconds,
+      // and since summing a batch is idempotent, stalls never fail it.
+      lockDuration: 5_000,
+      stalledInterval: 2_500,
+      maxStalledCount: 1_000,
+    },
   );
   worker.on('error', (error) => log.error({ err: error }, 'batch worker error'));
   return worker;

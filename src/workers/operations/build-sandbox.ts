@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { RootDisk } from '../../devicemapper/root-disk-provider.ts';
 import type { SandboxState } from '../../events/event-schemas.ts';
 import type { SlotLayout } from '../../network/index.ts';
@@ -62,7 +63,15 @@ export function sandboxBuildSteps(
       run: async () => (disk = await plan.disk(entry)),
       undo: () => ctx.disks.remove(entry.sandboxId, baseOf(ctx, entry)),
     },
-    { name: 'vm', run: () => plan.vm(vmSpecFor(ctx, entry, slot!, disk!)), undo: () => vm.shutdown() },
+    {
+      name: 'vm',
+      run: () => plan.vm(vmSpecFor(ctx, entry, slot!, disk!)),
+      undo: async () => {
+        await vm.shutdown();
+        ctx.vms.forget(entry.sandboxId);
+        await rm(ctx.paths.runtimeDir(entry.sandboxId), { recursive: true, force: true });
+      },
+    },
     {
       name: 'guest-ready',
       run: async () =>
