@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { SandboxState } from '../../src/events/event-schemas.ts';
 import type { HangarClient } from '../../src/producer/index.ts';
 import { bullPrefix, KeySpace } from '../../src/queues/names.ts';
 import { type QueueProbe, UNFINISHED_STATES } from './queue-probe.ts';
@@ -34,16 +35,9 @@ export interface RedisScope {
 }
 
 // States in which a sandbox still holds something on its host.
-const LIVE_STATES = [
-  'creating',
-  'running',
-  'paused',
-  'snapshotting',
-  'restoring',
-  'destroying',
-  'crashed',
-  'lost',
-];
+const LIVE_STATES: readonly string[] = SandboxState.options.filter(
+  (state) => state !== 'destroyed' && state !== 'failed',
+);
 
 /** Reads what of a run's Redis state should be gone by now. */
 export async function censusRedis(

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
+import { waitForOutput } from '../support/child-output.ts';
 import { namespacesWithPrefix } from '../support/network-objects.ts';
 import { deleteKeys, TEST_REDIS_URL } from '../support/redis.ts';
 import { makeTempDir, type TempDir } from '../support/temp-dir.ts';
@@ -15,28 +16,6 @@ const network = parseNetworkConfig({
   hostRange: '10.189.0.0/16',
 });
 const keyPrefix = `hangar-test-${randomBytes(4).toString('hex')}`;
-
-/** Resolves with everything printed once `pattern` shows up on stdout. */
-function waitForOutput(child: ResultPromise, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(
-      () => reject(new Error(`no ${pattern} within ${timeoutMs} ms; got:\n${text}`)),
-      timeoutMs,
-    );
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (pattern.test(text)) {
-        clearTimeout(timer);
-        resolve(text);
-      }
-    });
-    void child.then((result) => {
-      clearTimeout(timer);
-      reject(new Error(`exited (${result.exitCode}) before ${pattern}:\n${text}\n${String(result.stderr)}`));
-    });
-  });
-}
 
 describe('hangar worker and hangar dashboard as processes [CH simulator stand-in]', () => {
   let dir: TempDir;

@@ -12,7 +12,8 @@ import { CH_SPEC_PATH, type ChSpecValidators, describeErrors, loadChSpec } from 
 // The official spec is not part of the repository: a clone with no shared/ folder beside it
 // runs the rest of the suite and says here why this part was skipped.
 const HAS_SPEC = existsSync(CH_SPEC_PATH);
-if (!HAS_SPEC) console.log(`ch-spec conformance: skipped: ${CH_SPEC_PATH} is not there (it comes from ../shared/specs)`);
+if (!HAS_SPEC)
+  console.log(`ch-spec conformance: skipped: ${CH_SPEC_PATH} is not there (it comes from ../shared/specs)`);
 const describeWithSpec = HAS_SPEC ? describe : describe.skip;
 
 /** Endpoints with a body the driver uses: each must have been exercised at least once. */
