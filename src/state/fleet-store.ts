@@ -167,11 +167,6 @@ export class FleetStore {
     return records.filter((record) => matches(record, query));
   }
 
-  /** The records of the sandboxes a host holds (not destroyed or failed). */
-  hostSandboxes(hostId: string): Promise<SandboxRecord[]> {
-    return this.listSandboxes({ hostId });
-  }
-
   /** Sandboxes by state, from counters (exact for live states; destroyed and failed are cumulative). */
   async countsByState(): Promise<Partial<Record<SandboxState, number>>> {
     const counts = await this.redis.hgetall(this.keys.stateCounts());

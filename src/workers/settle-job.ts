@@ -1,7 +1,7 @@
 import { StalledError } from '../errors/index.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Operation } from '../queues/job-schemas.ts';
-import { JobData } from '../queues/job-schemas.ts';
+import { JobData, JobPayload } from '../queues/job-schemas.ts';
 import type { HostContext } from './host-context.ts';
 import { failedOutcome, finishJob } from './job-outcomes.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
@@ -66,9 +66,5 @@ export async function settleAbandonedJob(
 /** Job ids are `<op>-<sandboxId>-<seq>-<suffix>`; the op is their first part. */
 function opOf(jobId: string): Operation {
   const op = jobId.slice(0, jobId.indexOf('-'));
-  return (
-    (['create', 'pause', 'resume', 'snapshot', 'restore', 'destroy'] as const).find(
-      (known) => known === op,
-    ) ?? 'pause'
-  );
+  return JobPayload.options.map((option) => option.shape.op.value).find((known) => known === op) ?? 'pause';
 }

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import type { RootDisk } from '../../devicemapper/root-disk-provider.ts';
 import type { SandboxState } from '../../events/event-schemas.ts';
 import type { SlotLayout } from '../../network/index.ts';
@@ -10,7 +9,7 @@ import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
 import type { Step } from '../step-runner.ts';
 import { vmSpecFor } from '../vm-spec-for.ts';
-import { baseOf, ensureSlot, releaseSlot } from './sandbox-resources.ts';
+import { baseOf, ensureSlot, releaseSlot, removeRuntimeFiles } from './sandbox-resources.ts';
 
 /** How create and restore differ: the state while building, where the disk and VM come from, where it ends. */
 export interface SandboxBuildPlan {
@@ -68,8 +67,7 @@ export function sandboxBuildSteps(
       run: () => plan.vm(vmSpecFor(ctx, entry, slot!, disk!)),
       undo: async () => {
         await vm.shutdown();
-        ctx.vms.forget(entry.sandboxId);
-        await rm(ctx.paths.runtimeDir(entry.sandboxId), { recursive: true, force: true });
+        await removeRuntimeFiles(ctx, entry.sandboxId);
       },
     },
     {

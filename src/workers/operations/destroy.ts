@@ -1,11 +1,10 @@
-import { rm } from 'node:fs/promises';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
 import type { Step } from '../step-runner.ts';
 import { type OperationResult, type OperationRun, runOperationSteps } from './operation.ts';
-import { baseOf, releaseSlot } from './sandbox-resources.ts';
+import { baseOf, releaseSlot, removeRuntimeFiles } from './sandbox-resources.ts';
 
 /**
  * destroy: stop the VMM first (a busy disk cannot be removed while it runs), then the
@@ -43,12 +42,6 @@ export function teardownSteps(ctx: HostContext, entry: () => LedgerEntry): Step[
     { name: 'vm', run: () => ctx.vms.get(sandboxId).shutdown() },
     { name: 'disk', run: () => ctx.disks.remove(sandboxId, baseOf(ctx, entry())) },
     { name: 'network', run: () => releaseSlot(ctx, entry()) },
-    {
-      name: 'runtime-files',
-      run: async () => {
-        ctx.vms.forget(sandboxId);
-        await rm(ctx.paths.runtimeDir(sandboxId), { recursive: true, force: true });
-      },
-    },
+    { name: 'runtime-files', run: () => removeRuntimeFiles(ctx, sandboxId) },
   ];
 }

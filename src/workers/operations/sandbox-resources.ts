@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { BaseImage, RootDisk } from '../../devicemapper/root-disk-provider.ts';
 import { ensureNetwork, type SlotLayout } from '../../network/index.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
@@ -39,4 +40,10 @@ export function baseOf(ctx: HostContext, entry: LedgerEntry): BaseImage {
 /** Re-finds a sandbox's existing disk (restores the device if a restart lost it). */
 export function currentDisk(ctx: HostContext, entry: LedgerEntry): Promise<RootDisk> {
   return ctx.disks.restore(entry.sandboxId, baseOf(ctx, entry));
+}
+
+/** Forgets a sandbox's VM handle and removes its runtime directory (socket, pidfile, logs). */
+export async function removeRuntimeFiles(ctx: HostContext, sandboxId: string): Promise<void> {
+  ctx.vms.forget(sandboxId);
+  await rm(ctx.paths.runtimeDir(sandboxId), { recursive: true, force: true });
 }

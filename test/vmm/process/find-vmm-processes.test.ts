@@ -16,6 +16,7 @@ import {
   vmmArguments,
 } from '../../../src/vmm/process/index.ts';
 import { findQemuBinary } from '../../../src/vmm/qemu/qemu-backend.ts';
+import { bareQemuArgv } from '../../support/bare-qemu.ts';
 import { makeTempDir, type TempDir } from '../../support/temp-dir.ts';
 import { ProcessJanitor } from './stand-in.ts';
 
@@ -119,16 +120,7 @@ describe('findVmmProcesses and killUnownedVmms [CH simulator stand-in]', () => {
     const proc = await launchIn(dir, () => {
       const socket = join(dir, 'api.sock');
       return {
-        argv: [
-          qemu!,
-          '-machine',
-          'none',
-          '-display',
-          'none',
-          '-nodefaults',
-          '-qmp',
-          `unix:${socket},server=on,wait=off`,
-        ],
+        argv: bareQemuArgv(qemu!, socket),
         outputPath: join(dir, 'vmm.out'),
         pidfilePath: join(dir, 'vmm.pid'),
         identity: socket,

@@ -15,6 +15,7 @@ import { QemuSandboxVm } from '../../../src/vmm/qemu/qemu-sandbox-vm.ts';
 import { QmpClient } from '../../../src/vmm/qemu/qmp-client.ts';
 import { runtimePaths } from '../../../src/vmm/runtime-paths.ts';
 import { writeSnapshotAtomically } from '../../../src/vmm/snapshot-dir.ts';
+import { bareQemuArgv } from '../../support/bare-qemu.ts';
 import { makeTempDir, type TempDir } from '../../support/temp-dir.ts';
 
 const qemu = await findQemuBinary();
@@ -41,16 +42,7 @@ describe.skipIf(qemu === undefined)('QEMU without a guest (-machine none)', () =
     const paths = runtimePaths(join(runRoot, id));
     await mkdir(paths.dir, { recursive: true });
     const proc = await launchDetached({
-      argv: [
-        qemu!,
-        '-machine',
-        'none',
-        '-display',
-        'none',
-        '-nodefaults',
-        '-qmp',
-        `unix:${paths.apiSocket},server=on,wait=off`,
-      ],
+      argv: bareQemuArgv(qemu!, paths.apiSocket),
       outputPath: paths.output,
       pidfilePath: join(temp.path, `${id}.pid`),
       identity: paths.apiSocket,

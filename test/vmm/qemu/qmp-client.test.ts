@@ -8,6 +8,7 @@ import { findQemuBinary } from '../../../src/vmm/qemu/qemu-backend.ts';
 import { QmpClient } from '../../../src/vmm/qemu/qmp-client.ts';
 import { QmpError, QmpUnreachableError } from '../../../src/vmm/qemu/qmp-errors.ts';
 import type { QmpEvent } from '../../../src/vmm/qemu/qmp-schemas.ts';
+import { bareQemuArgv } from '../../support/bare-qemu.ts';
 import { makeTempDir, type TempDir } from '../../support/temp-dir.ts';
 
 const qemu = await findQemuBinary();
@@ -22,16 +23,7 @@ describe.skipIf(qemu === undefined)('QmpClient against a real QEMU (-machine non
     temp = await makeTempDir('hangar-qmp-');
     socket = join(temp.path, 'qmp.sock');
     proc = await launchDetached({
-      argv: [
-        qemu!,
-        '-machine',
-        'none',
-        '-display',
-        'none',
-        '-nodefaults',
-        '-qmp',
-        `unix:${socket},server=on,wait=off`,
-      ],
+      argv: bareQemuArgv(qemu!, socket),
       outputPath: join(temp.path, 'qemu.out'),
       pidfilePath: join(temp.path, 'qemu.pid'),
       identity: socket,
