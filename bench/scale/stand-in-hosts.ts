@@ -59,7 +59,7 @@ export class StandInHosts {
     const at = new Date().toISOString();
     await Promise.all(
       this.ids.map((hostId) =>
-        this.#store.beat(
+        this.#store.hosts.publishBeat(
           {
             hostId,
             backend: {

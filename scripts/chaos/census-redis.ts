@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { SandboxState } from '../../src/events/event-schemas.ts';
 import type { HangarClient } from '../../src/producer/index.ts';
-import { bullPrefix, KeySpace } from '../../src/queues/names.ts';
+import { KeySpace } from '../../src/queues/names.ts';
 import { type QueueProbe, UNFINISHED_STATES } from './queue-probe.ts';
 
 /** Redis state of a run that should be gone when nothing is in flight and every sandbox is destroyed. */
@@ -60,16 +60,19 @@ export async function censusRedis(
       if (jobs.length > 0)
         leaks.unfinishedJobs.push(`${queue.name} ${state}: ${jobs.map((job) => job.id).join(' ')}`);
     }
-    const stalled = await redis.smembers(`${bullPrefix(scope.keyPrefix)}:${queue.name}:stalled`);
+    const stalled = await redis.smembers(`${keys.host(scope.hostId).prefix}:${queue.name}:stalled`);
     if (stalled.length > 0) leaks.stalled.push(`${queue.name}: ${stalled.join(' ')}`);
   }
-  leaks.locks = await scan(redis, `${bullPrefix(scope.keyPrefix)}:*:lock`);
+  leaks.locks = await scan(redis, `${keys.host(scope.hostId).prefix}:*:lock`);
 
   const sequenceHoles: SequenceHole[] = [];
   for (const sandboxId of scope.sandboxIds) {
     const state = (await client.get(sandboxId))?.state;
     if (state !== undefined && LIVE_STATES.includes(state)) leaks.liveRecords.push(`${sandboxId} (${state})`);
-    const [taken, finished] = await redis.mget(keys.sequence(sandboxId), keys.finishedSequence(sandboxId));
+    const [taken, finished] = await redis.mget(
+      keys.host(scope.hostId).sequence(sandboxId),
+      keys.host(scope.hostId).finishedSequence(sandboxId),
+    );
     if (Number(taken ?? 0) > Number(finished ?? 0)) {
       sequenceHoles.push({ sandboxId, taken: Number(taken ?? 0), finished: Number(finished ?? 0) });
     }
@@ -104,34 +107,27 @@ export async function scan(redis: Redis, pattern: string): Promise<string[]> {
   return found.sort();
 }
 
-// A KeySpace builder's key, when this hangar version's key space has that builder.
-function built(keys: KeySpace, method: string, ...args: string[]): string[] {
-  const build = (keys as unknown as Record<string, unknown>)[method];
-  return typeof build === 'function' ? [String((build as (...a: string[]) => string).apply(keys, args))] : [];
-}
-
-// Keys that hold only work in flight or live sandboxes: empty once nothing runs and all is destroyed.
+// Keys that hold only work in flight, live sandboxes or events not yet forwarded: empty once
+// nothing runs and all is destroyed.
 function transientKeys(keys: KeySpace, scope: RedisScope): string[] {
+  const host = keys.host(scope.hostId);
   return [
-    ...built(keys, 'liveIndex'),
-    ...scope.sandboxIds.flatMap((id) => built(keys, 'sequenceJobs', id)),
-    ...['reservations', 'hostSandboxes', 'hostIndex', 'hostLost'].flatMap((m) =>
-      built(keys, m, scope.hostId),
-    ),
-    ...LIVE_STATES.flatMap((state) => built(keys, 'stateIndex', state)),
-    ...built(keys, 'labelIndex', ...scope.label),
+    host.liveIndex(),
+    host.outbox(),
+    ...scope.sandboxIds.map((id) => host.sequenceJobs(id)),
+    host.reservations(),
+    host.lost(),
+    ...LIVE_STATES.map((state) => host.stateIndex(state)),
+    host.labelIndex(...scope.label),
   ];
 }
 
 // Hashes of counters whose (some) fields must be back to 0: reserved capacity, live-state counts.
 function sumKeys(keys: KeySpace, scope: RedisScope): [string, (field: string) => boolean][] {
+  const host = keys.host(scope.hostId);
   return [
-    ...built(keys, 'reserved', scope.hostId).map(
-      (key) => [key, () => true] as [string, (f: string) => boolean],
-    ),
-    ...built(keys, 'stateCounts').map(
-      (key) => [key, (field: string) => LIVE_STATES.includes(field)] as [string, (f: string) => boolean],
-    ),
+    [host.reserved(), () => true],
+    [host.stateCounts(), (field: string) => LIVE_STATES.includes(field)],
   ];
 }
 

@@ -53,7 +53,7 @@ export class CensusTaker {
 
   /** The newest event's stream position (undefined on an empty stream). */
   async newestEvent(): Promise<string | undefined> {
-    const stream = this.#keys.eventStream();
+    const stream = this.#keys.fleet.eventStream();
     const newest = (await this.probe.redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as [string, string[]][];
     return newest[0]?.[0];
   }
@@ -87,7 +87,7 @@ export class CensusTaker {
   async #look(client: HangarClient, ids: string[], workerPids: ReadonlySet<number>): Promise<PhaseCensus> {
     const scope = this.#scope;
     const redis = this.probe.redis;
-    const hasSnapshot = async (id: string) => (await redis.exists(this.#keys.snapshot(id))) === 1;
+    const hasSnapshot = async (id: string) => (await redis.exists(this.#keys.fleet.snapshot(id))) === 1;
     const state = await censusStateDir(scope.stateDir, { hasSnapshot, poolSize: scope.poolSize });
     const host = await censusHost(scope.network, scope.stateDir, {
       slots: state.poolSlots,

@@ -1,5 +1,5 @@
 import { ErrorCode, isPermanent } from '../../src/errors/index.ts';
-import { KeySpace } from '../../src/queues/names.ts';
+import { FLEET_HOME, KeySpace } from '../../src/queues/names.ts';
 import type { JobTracker, TrackedJob } from './job-tracker.ts';
 import type { QueueProbe } from './queue-probe.ts';
 import type { KillRecord } from './recovery.ts';
@@ -108,7 +108,9 @@ async function describeLost(
   const bull = await context.probe
     .whereIs(job.jobId)
     .catch((error: unknown) => ({ state: `unreadable: ${String(error)}` }));
-  const outcomeRecorded = (await context.probe.redis.exists(keys.jobOutcome(job.jobId)).catch(() => 0)) === 1;
+  const home = job.op === 'snapshot-batch' ? FLEET_HOME : context.probe.hostId;
+  const outcomeRecorded =
+    (await context.probe.redis.exists(keys.outcome(home, job.jobId)).catch(() => 0)) === 1;
   return {
     jobId: job.jobId,
     op: job.op,

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { BATCH_QUEUE, bullPrefix, hostQueueName } from '../../src/queues/names.ts';
+import { BATCH_QUEUE, hostPrefix, hostQueueName } from '../../src/queues/names.ts';
 
 /** Job states in which a job can still be run, and so still answer its result(). */
 export const UNFINISHED_STATES = ['active', 'waiting', 'delayed', 'prioritized', 'waiting-children'] as const;
@@ -12,11 +12,13 @@ export const UNFINISHED_STATES = ['active', 'waiting', 'delayed', 'prioritized',
 export class QueueProbe {
   readonly redis: Redis;
   readonly queues: Queue[];
+  readonly hostId: string;
 
   constructor(redisUrl: string, keyPrefix: string, hostId: string) {
+    this.hostId = hostId;
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectionName: 'hangar-chaos-probe' });
     this.redis.on('error', () => undefined);
-    const prefix = bullPrefix(keyPrefix);
+    const prefix = hostPrefix(keyPrefix, hostId);
     this.queues = [hostQueueName(hostId), BATCH_QUEUE].map(
       (name) => new Queue(name, { connection: this.redis, prefix }),
     );

@@ -7,7 +7,12 @@ import { Identifier } from '../validation/identifiers.ts';
 export const WorkerConfig = z
   .object({
     hostId: Identifier,
-    redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    redisUrl: z
+      .string()
+      .regex(
+        /^rediss?(\+cluster)?:\/\//,
+        'must be a redis:// or rediss:// URL (several host:port for a cluster)',
+      ),
     keyPrefix: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,40}$/)

@@ -1,8 +1,8 @@
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type Logger, silentLogger } from '../logging/logger.ts';
-import { BATCH_QUEUE, bullPrefix, hostQueueName } from '../queues/names.ts';
+import { BATCH_QUEUE, hostPrefix, hostQueueName } from '../queues/names.ts';
+import type { RedisClient } from '../redis/connections.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
 
 /** The part of Bull Board's board the registry drives. */
@@ -12,14 +12,15 @@ export interface BoardQueues {
 
 /**
  * Keeps Bull Board's queue list in step with the host registry: Bull Board never discovers
- * queues, so the batch queue is added at once and each host's queue as soon as the host has
- * registered (every `refresh()`). Hosts are never removed: a lost host's jobs stay visible.
+ * queues, so each host's two queues (its own, and its part of batches, shown as
+ * `<host>:batch`) are added as soon as the host has registered (every `refresh()`). Hosts
+ * are never removed: a lost host's jobs stay visible.
  */
 export class QueueRegistry {
   readonly #board: BoardQueues;
   readonly #store: FleetStore;
-  readonly #connection: Redis;
-  readonly #prefix: string;
+  readonly #connection: RedisClient;
+  readonly #keyPrefix: string;
   readonly #readOnly: boolean;
   readonly #log: Logger;
   readonly #queues = new Map<string, Queue>();
@@ -27,7 +28,7 @@ export class QueueRegistry {
   constructor(options: {
     board: BoardQueues;
     store: FleetStore;
-    connection: Redis;
+    connection: RedisClient;
     keyPrefix: string;
     readOnly: boolean;
     logger?: Logger;
@@ -35,7 +36,7 @@ export class QueueRegistry {
     this.#board = options.board;
     this.#store = options.store;
     this.#connection = options.connection;
-    this.#prefix = bullPrefix(options.keyPrefix);
+    this.#keyPrefix = options.keyPrefix;
     this.#readOnly = options.readOnly;
     this.#log = options.logger ?? silentLogger;
   }
@@ -45,13 +46,13 @@ export class QueueRegistry {
     return [...this.#queues.keys()];
   }
 
-  /** Adds the batch queue and the queue of every host registered since the last call. */
+  /** Adds the queues of every host registered since the last call. */
   async refresh(): Promise<void> {
-    this.#add(BATCH_QUEUE);
     const hosts = await this.#store.hosts.knownHosts();
-    for (const hostId of [...hosts].sort()) {
+    for (const hostId of hosts) {
       try {
-        this.#add(hostQueueName(hostId));
+        this.#add(hostId, hostQueueName(hostId), '');
+        this.#add(hostId, BATCH_QUEUE, `${hostId}:`);
       } catch (error) {
         this.#log.warn({ err: error, hostId }, 'skipping a host id that is not a valid identifier');
       }
@@ -64,12 +65,17 @@ export class QueueRegistry {
     this.#queues.clear();
   }
 
-  #add(name: string): void {
+  // `shownAs` tells the board's names apart: every host has a queue called `batch`.
+  #add(hostId: string, queueName: string, shownAs: string): void {
+    const name = `${shownAs}${queueName}`;
     if (this.#queues.has(name)) return;
-    const queue = new Queue(name, { connection: this.#connection, prefix: this.#prefix });
+    const queue = new Queue(queueName, {
+      connection: this.#connection,
+      prefix: hostPrefix(this.#keyPrefix, hostId),
+    });
     queue.on('error', (error) => this.#log.warn({ err: error, queue: name }, 'dashboard queue error'));
     this.#queues.set(name, queue);
-    this.#board.addQueue(new BullMQAdapter(queue, { readOnlyMode: this.#readOnly }));
+    this.#board.addQueue(new BullMQAdapter(queue, { readOnlyMode: this.#readOnly, prefix: shownAs }));
     this.#log.info({ queue: name }, 'queue added to the dashboard');
   }
 }

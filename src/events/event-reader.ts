@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.ts';
 import { silentLogger } from '../logging/logger.ts';
 import type { KeySpace } from '../queues/names.ts';
+import type { RedisClient } from '../redis/connections.ts';
 import { HangarEvent, type PositionedEvent } from './event-schemas.ts';
 
 export interface ReadEventsOptions {
@@ -22,7 +22,7 @@ export interface ReadEventsOptions {
  * the stream still holds. `redis` must be a connection of its own (XREAD BLOCK holds it).
  */
 export async function* readEvents(
-  redis: Redis,
+  redis: RedisClient,
   keys: KeySpace,
   options: ReadEventsOptions = {},
 ): AsyncGenerator<PositionedEvent> {
@@ -31,9 +31,15 @@ export async function* readEvents(
   if (after === '$') after = await lastPosition(redis, keys);
   const blockMs = options.blockMs ?? 1_000;
   while (!options.signal?.aborted) {
-    const reply = (await redis.xread('COUNT', 500, 'BLOCK', blockMs, 'STREAMS', keys.eventStream(), after)) as
-      | [string, [string, string[]][]][]
-      | null;
+    const reply = (await redis.xread(
+      'COUNT',
+      500,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      keys.fleet.eventStream(),
+      after,
+    )) as [string, [string, string[]][]][] | null;
     for (const [, entries] of reply ?? []) {
       for (const [position, fields] of entries) {
         after = position;
@@ -55,7 +61,10 @@ export async function* readEvents(
 }
 
 /** The position of the newest event (or '0-0' on an empty stream). */
-export async function lastPosition(redis: Redis, keys: KeySpace): Promise<string> {
-  const newest = (await redis.xrevrange(keys.eventStream(), '+', '-', 'COUNT', 1)) as [string, string[]][];
+export async function lastPosition(redis: RedisClient, keys: KeySpace): Promise<string> {
+  const newest = (await redis.xrevrange(keys.fleet.eventStream(), '+', '-', 'COUNT', 1)) as [
+    string,
+    string[],
+  ][];
   return newest[0]?.[0] ?? '0-0';
 }

@@ -1,26 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import {
-  ConflictError,
-  CorruptStateError,
-  IllegalStateError,
-  NotFoundError,
-  ValidationError,
-} from '../errors/index.ts';
+import type { Queue } from 'bullmq';
+import { ValidationError } from '../errors/index.ts';
 import { type ReadEventsOptions, readEvents } from '../events/event-reader.ts';
 import type { PositionedEvent } from '../events/event-schemas.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
-import { DEFAULT_JOB_OPTIONS } from '../queues/job-options.ts';
-import { type JobData, type JobPayload, type JobPayloadInput, parsePayload } from '../queues/job-schemas.ts';
-import { bullPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
-import { connectRedis, whenReady } from '../redis/connections.ts';
-import { FleetStore, OUTCOME_TTL_SECONDS } from '../state/fleet-store.ts';
-import type { EnqueueAnswer, Placement } from '../state/job-sequences.ts';
+import { type JobPayload, type JobPayloadInput, parsePayload } from '../queues/job-schemas.ts';
+import { KeySpace } from '../queues/names.ts';
+import { connectRedis, type RedisClient, whenReady } from '../redis/connections.ts';
+import { FleetStore } from '../state/fleet-store.ts';
+import type { Placement } from '../state/job-sequences.ts';
 import type { SandboxRecord } from '../state/record-schemas.ts';
 import { JobHandle, type JobRef } from './job-handle.ts';
+import { JobSubmitter, type SequencedJob } from './job-submitter.ts';
 import { OutcomeWaiter } from './outcome-waiter.ts';
-import { HostLostError, NoCapacityError } from './producer-errors.ts';
+
+export type { SequencedJob } from './job-submitter.ts';
 
 /** How a client connects: the fleet's Redis and key prefix. */
 export interface HangarClientOptions {
@@ -59,26 +53,27 @@ export class HangarClient {
   readonly keys: KeySpace;
   readonly store: FleetStore;
   readonly #options: HangarClientOptions;
-  readonly #redis: Redis;
-  readonly #subscriber: Redis;
-  readonly #queues = new Map<string, Queue>();
+  readonly #redis: RedisClient;
+  readonly #subscriber: RedisClient;
+  readonly #submitter: JobSubmitter;
   readonly #waiter: OutcomeWaiter;
   readonly #log: Logger;
-  readonly #readers = new Set<Redis>();
+  readonly #readers = new Set<RedisClient>();
   /** This client's id: the jobs it enqueues carry it, and their outcomes come back on its own channel. */
   readonly #clientId = randomUUID().replaceAll('-', '').slice(0, 16);
 
-  private constructor(options: HangarClientOptions, redis: Redis, subscriber: Redis) {
+  private constructor(options: HangarClientOptions, redis: RedisClient, subscriber: RedisClient) {
     this.#options = options;
     this.keys = new KeySpace(options.keyPrefix ?? 'hangar');
     this.#redis = redis;
     this.#subscriber = subscriber;
     this.#log = options.logger ?? silentLogger;
     this.store = new FleetStore(redis, this.keys, { logger: this.#log });
+    this.#submitter = new JobSubmitter(this.store, this.keys.keyPrefix, this.#clientId, this.#log);
     this.#waiter = new OutcomeWaiter(
       subscriber,
       this.store,
-      this.keys.replyChannel(this.#clientId),
+      this.keys.fleet.replyChannel(this.#clientId),
       this.#log,
     );
   }
@@ -104,7 +99,8 @@ export class HangarClient {
 
   /**
    * Creates a sandbox on the live host with the template and the most free memory; the
-   * host's capacity is reserved in the same step, so concurrent producers never overfill it.
+   * host's capacity is reserved before the job is added, so concurrent producers never
+   * overfill it.
    */
   async create(input: CreateInput, options: CallOptions = {}): Promise<JobHandle> {
     const payload = parsePayload({ op: 'create', sandboxId: input.sandboxId ?? newId('sb'), ...input });
@@ -113,7 +109,7 @@ export class HangarClient {
       payload.fromSnapshot === undefined
         ? { kind: 'create', template: payload.template, vcpus: payload.vcpus, memoryMib: payload.memoryMib }
         : { kind: 'snapshot', snapshotId: payload.fromSnapshot };
-    return this.#enqueue(payload, placement, options);
+    return this.handle(await this.#submitter.placed(payload, placement, options.idempotencyKey));
   }
 
   pause(sandboxId: string, options: CallOptions = {}): Promise<JobHandle> {
@@ -148,7 +144,9 @@ export class HangarClient {
       sandboxId: input.sandboxId ?? newId('sb'),
       ...input,
     });
-    return this.#enqueue(payload, { kind: 'snapshot', snapshotId }, options);
+    return this.handle(
+      await this.#submitter.placed(payload, { kind: 'snapshot', snapshotId }, options.idempotencyKey),
+    );
   }
 
   destroy(sandboxId: string, options: CallOptions = {}): Promise<JobHandle> {
@@ -191,43 +189,20 @@ export class HangarClient {
 
   /** The queue of a host (made once per client). */
   queueFor(hostId: string): Queue {
-    let queue = this.#queues.get(hostId);
-    if (queue === undefined) {
-      queue = new Queue(hostQueueName(hostId), {
-        connection: this.#redis,
-        prefix: bullPrefix(this.#options.keyPrefix ?? 'hangar'),
-        defaultJobOptions: DEFAULT_JOB_OPTIONS,
-      });
-      queue.on('error', (error) => this.#log.warn({ err: error, hostId }, 'queue error'));
-      this.#queues.set(hostId, queue);
-    }
-    return queue;
+    return this.#submitter.queueFor(hostId);
   }
 
   /**
    * Takes the next place in a sandbox's order for a job on `hostId`, with no checks (the
    * batch flow adds the job itself, and calls `abandon` if it cannot).
    */
-  async prepareJob(hostId: string, payload: JobPayload): Promise<SequencedJob> {
-    const answer = await this.store.sequences.enqueue({
-      op: payload.op,
-      sandboxId: payload.sandboxId,
-      jobSuffix: randomUUID().slice(0, 8),
-      idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
-      placement: { kind: 'host', hostId },
-    });
-    if (answer.kind === 'ok')
-      return { ref: answer.ref, data: jobDataOf(payload, answer.ref.seq, this.#clientId) };
-    if (answer.kind === 'duplicate')
-      throw new ConflictError(`cannot take a number for ${payload.op} of ${payload.sandboxId}`);
-    throw this.#refusal(payload, answer);
+  prepareJob(hostId: string, payload: JobPayload): Promise<SequencedJob> {
+    return this.#submitter.numbered(hostId, payload);
   }
 
   /** Gives back a place taken by prepareJob whose job was never added, so nobody waits for it. */
-  async abandon(ref: SequencedJob['ref'], idempotencyKey?: string): Promise<void> {
-    await this.store.sequences.skip(ref, idempotencyKey).catch((error: unknown) => {
-      this.#log.warn({ err: error, jobId: ref.jobId }, 'could not give back a sequence number');
-    });
+  abandon(ref: SequencedJob['ref'], idempotencyKey?: string): Promise<void> {
+    return this.#submitter.abandon(ref, idempotencyKey);
   }
 
   /** A handle for a job enqueued earlier (by id), e.g. from a batch result. */
@@ -237,112 +212,14 @@ export class HangarClient {
 
   async close(): Promise<void> {
     this.#waiter.close();
-    await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
+    await this.#submitter.close();
     for (const reader of this.#readers) reader.disconnect();
     await Promise.allSettled([this.#subscriber.quit(), this.#redis.quit()]);
   }
 
   async #onSandbox(input: JobPayloadInput, options: CallOptions): Promise<JobHandle> {
-    return this.#enqueue(parsePayload(input), { kind: 'sandbox' }, options);
+    return this.handle(await this.#submitter.onSandbox(parsePayload(input), options.idempotencyKey));
   }
-
-  /**
-   * One step (one round trip) claims the idempotency key, finds the host (the sandbox's, or
-   * for a create the best live one), reserves capacity (create, restore) and takes the
-   * sandbox's next number; then the job is added. An add that fails gives its number back.
-   */
-  async #enqueue(payload: JobPayload, placement: Placement, options: CallOptions): Promise<JobHandle> {
-    const key = options.idempotencyKey;
-    const answer = await this.store.sequences.enqueue({
-      op: payload.op,
-      sandboxId: payload.sandboxId,
-      jobSuffix: randomUUID().slice(0, 8),
-      idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
-      ...(key === undefined ? {} : { idempotencyKey: key }),
-      placement,
-    });
-    if (answer.kind === 'duplicate') {
-      // The first call's add may have failed after its number was taken: add it now.
-      if (!answer.jobExists && (await this.store.getOutcome(answer.ref.jobId)) === undefined) {
-        await this.#add(answer.ref, payload, key);
-      }
-      return this.handle(answer.ref);
-    }
-    if (answer.kind !== 'ok') throw this.#refusal(payload, answer, placement);
-    await this.#add(answer.ref, payload, key);
-    return this.handle(answer.ref);
-  }
-
-  #refusal(
-    payload: JobPayload,
-    answer: Exclude<EnqueueAnswer, { kind: 'ok' | 'duplicate' }>,
-    placement?: Placement,
-  ): Error {
-    const sandboxId = payload.sandboxId;
-    switch (answer.kind) {
-      case 'exists':
-        return new ConflictError(`sandbox id ${sandboxId} is taken: it was created before`, { sandboxId });
-      case 'no-capacity': {
-        const asked =
-          placement?.kind === 'create'
-            ? `${placement.vcpus} vCPU / ${placement.memoryMib} MiB`
-            : `${payload.op} of ${sandboxId}`;
-        const what = placement?.kind === 'create' ? ` with template ${placement.template}` : '';
-        return new NoCapacityError(`no live host${what} has room for ${asked}: ${freeReport(answer.free)}`, {
-          free: answer.free,
-        });
-      }
-      case 'not-found':
-        return new NotFoundError(`no ${answer.what}`, { sandboxId });
-      case 'illegal-state':
-        return new IllegalStateError(`cannot ${payload.op} sandbox ${sandboxId}: it is ${answer.state}`, {
-          sandboxId,
-          state: answer.state,
-        });
-      case 'host-lost':
-        return new HostLostError(answer.hostId);
-      case 'corrupt':
-        return new CorruptStateError(answer.key);
-    }
-  }
-
-  async #add(
-    ref: SequencedJob['ref'],
-    payload: JobPayload,
-    idempotencyKey: string | undefined,
-  ): Promise<void> {
-    const data = jobDataOf(payload, ref.seq, this.#clientId, idempotencyKey);
-    try {
-      await this.queueFor(ref.hostId).add(payload.op, data, { jobId: ref.jobId });
-    } catch (error) {
-      await this.abandon(ref, idempotencyKey);
-      throw error;
-    }
-    this.#log.debug({ ...ref }, 'job enqueued');
-  }
-}
-
-/** A job's place in its sandbox's order and the data it is added with. */
-export interface SequencedJob {
-  ref: JobRef & { seq: number };
-  data: JobData;
-}
-
-function jobDataOf(payload: JobPayload, seq: number, replyTo: string, idempotencyKey?: string): JobData {
-  return {
-    payload,
-    seq,
-    requestedAt: new Date().toISOString(),
-    replyTo,
-    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-  };
-}
-
-function freeReport(free: { hostId: string; vcpus: number; memoryMib: number; slots: number }[]): string {
-  if (free.length === 0) return 'no live host';
-  return free
-    .map((host) => `${host.hostId} has ${host.vcpus} vCPU / ${host.memoryMib} MiB / ${host.slots} slots free`)
-    .join('; ');
 }
 
 /** A fresh identifier with a readable prefix. */

@@ -31,7 +31,7 @@ export class JobHandle implements JobRef {
 
   /** The operation's result; rejects with JobFailedError (its code says why) or TimeoutError. */
   async result(timeoutMs = DEFAULT_RESULT_TIMEOUT_MS): Promise<Record<string, unknown>> {
-    const outcome: JobOutcome = await this.#waiter.wait(this.jobId, timeoutMs);
+    const outcome: JobOutcome = await this.#waiter.wait({ home: this.hostId, jobId: this.jobId }, timeoutMs);
     if (outcome.status === 'failed') throw new JobFailedError(this.jobId, outcome.error);
     return outcome.result;
   }

@@ -1,14 +1,15 @@
-import type { Redis } from 'ioredis';
 import { HangarError, TimeoutError } from '../errors/index.ts';
 import { HangarEvent } from '../events/event-schemas.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { FleetStore } from '../state/fleet-store.ts';
+import type { RedisClient } from '../redis/connections.ts';
+import type { FleetStore, OutcomeRef } from '../state/fleet-store.ts';
 import type { JobOutcome } from '../state/record-schemas.ts';
 
 /** How often pending outcomes are read again, whatever the subscriber heard (the backstop). */
 export const OUTCOME_RECHECK_MS = 5_000;
 
 interface Waiter {
+  home: OutcomeRef['home'];
   resolve(outcome: JobOutcome): void;
 }
 
@@ -21,7 +22,7 @@ interface Waiter {
  * after each reconnect, and at a slow period as a backstop. BullMQ's QueueEvents is not used.
  */
 export class OutcomeWaiter {
-  readonly #subscriber: Redis;
+  readonly #subscriber: RedisClient;
   readonly #store: FleetStore;
   readonly #channel: string;
   readonly #log: Logger;
@@ -29,7 +30,7 @@ export class OutcomeWaiter {
   #subscribed: Promise<unknown> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(subscriber: Redis, store: FleetStore, channel: string, log: Logger) {
+  constructor(subscriber: RedisClient, store: FleetStore, channel: string, log: Logger) {
     this.#subscriber = subscriber;
     this.#store = store;
     this.#channel = channel;
@@ -41,12 +42,13 @@ export class OutcomeWaiter {
   }
 
   /** Waits for a job's final outcome; rejects with TimeoutError after `timeoutMs`. */
-  async wait(jobId: string, timeoutMs: number): Promise<JobOutcome> {
+  async wait(ref: OutcomeRef, timeoutMs: number): Promise<JobOutcome> {
+    const { jobId } = ref;
     let waiter!: Waiter;
     let timer: NodeJS.Timeout | undefined;
     // The deadline runs from the call, even while the subscription waits for Redis to come back.
     const settled = new Promise<JobOutcome>((resolve, reject) => {
-      waiter = { resolve };
+      waiter = { home: ref.home, resolve };
       timer = setTimeout(
         () => reject(new TimeoutError(`job ${jobId} did not finish within ${timeoutMs} ms`, { jobId })),
         timeoutMs,
@@ -61,7 +63,7 @@ export class OutcomeWaiter {
       await Promise.race([this.#subscribed, settled]);
       // Redis away at this instant is no failure: the re-read after the reconnect (or the
       // backstop) finds the outcome, and the deadline still holds.
-      const already = await this.#store.getOutcome(jobId).catch((error: unknown) => {
+      const already = await this.#store.getOutcome(ref.home, jobId).catch((error: unknown) => {
         if (error instanceof HangarError) throw error;
         this.#log.debug({ err: error, jobId }, 'outcome not readable now; waiting for the reconnect');
         return undefined;
@@ -89,7 +91,9 @@ export class OutcomeWaiter {
     const jobIds = [...this.#waiters.keys()];
     if (jobIds.length === 0) return;
     try {
-      const outcomes = await this.#store.getOutcomes(jobIds);
+      const outcomes = await this.#store.getOutcomes(
+        jobIds.map((jobId) => ({ jobId, home: [...this.#waiters.get(jobId)!][0]!.home })),
+      );
       outcomes.forEach((outcome, index) => {
         if (outcome !== undefined) this.#resolve(jobIds[index]!, outcome);
       });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors/index.ts';
 import { DEFAULT_JOB_OPTIONS } from '../queues/job-options.ts';
 import { parsePayload } from '../queues/job-schemas.ts';
-import { BATCH_QUEUE, bullPrefix, hostQueueName } from '../queues/names.ts';
+import { BATCH_QUEUE, FLEET_HOME, hostPrefix, hostQueueName } from '../queues/names.ts';
 import type { HangarClient, SandboxSelector, SequencedJob } from './hangar-client.ts';
 import { newId } from './hangar-client.ts';
 import type { JobHandle } from './job-handle.ts';
@@ -21,9 +21,10 @@ export const BatchOptions = z
   .strict();
 export type BatchOptions = z.input<typeof BatchOptions>;
 
-/** The parent job's data: what the batch worker needs to report. */
+/** A host's parent job's data: what the batch worker needs to report its part. */
 export const BatchParentData = z.object({
   batchId: z.string(),
+  /** Sandboxes in the whole batch (this host's part is its children). */
   total: z.number().int(),
   concurrencyPerHost: z.number().int(),
   /** The client that started the batch: its own channel hears the batch's end. */
@@ -38,11 +39,18 @@ export interface BatchHandle {
   parent: JobHandle;
 }
 
+/** The parent job of every host's part of a batch (one per host, each on its host's slot). */
+export function batchParentJobId(batchId: string): string {
+  return `batch-${batchId}`;
+}
+
 /**
- * Snapshots many sandboxes as one BullMQ flow: a parent on the batch queue that waits for
- * one snapshot child per sandbox on that sandbox's host queue. The flow is written in one
- * transaction (all queues share the `{fleet}` hash tag). Children that fail are ignored by
- * the parent unless failFast, so the result lists every snapshot and every failure.
+ * Snapshots many sandboxes as one BullMQ flow per host: on each host's slot, a parent on
+ * the host's batch queue that waits for one snapshot child per sandbox of that host. No
+ * transaction spans hosts: the batch record on the fleet's slot names the hosts, and each
+ * host's parent gives its part there once; the last part to arrive completes the batch.
+ * Children that fail are ignored by their parent unless failFast, so the result lists
+ * every snapshot and every failure.
  */
 export async function snapshotBatch(
   client: HangarClient,
@@ -57,81 +65,97 @@ export async function snapshotBatch(
     : await client.list({ ...(target as SandboxSelector) });
   // Named sandboxes are all attempted (the worker reports the ones it cannot snapshot);
   // a selector takes only those that can be snapshotted now.
-  const chosen = Array.isArray(target)
-    ? records.filter((record) => record !== undefined)
-    : records.filter((record) => record !== undefined && ['running', 'paused'].includes(record.state));
+  const chosen = (
+    Array.isArray(target)
+      ? records.filter((record) => record !== undefined)
+      : records.filter((record) => record !== undefined && ['running', 'paused'].includes(record.state))
+  ) as NonNullable<(typeof records)[number]>[];
   if (chosen.length === 0) throw new ValidationError('batch selects no running or paused sandbox');
   const batchId = options.batchId ?? newId('batch');
   const snapshotIds: Record<string, string> = {};
-  const prepared: SequencedJob[] = [];
-  const children = [];
+  const prepared = new Map<string, SequencedJob[]>();
   try {
     for (const record of chosen) {
-      const snapshotId = `${batchId}-${record!.sandboxId}`.slice(0, 40).replace(/-+$/, '');
-      snapshotIds[record!.sandboxId] = snapshotId;
+      const snapshotId = `${batchId}-${record.sandboxId}`.slice(0, 40).replace(/-+$/, '');
+      snapshotIds[record.sandboxId] = snapshotId;
       const payload = parsePayload({
         op: 'snapshot',
-        sandboxId: record!.sandboxId,
+        sandboxId: record.sandboxId,
         snapshotId,
         resumeAfter: options.resumeAfter,
         batchId,
       });
-      const job = await client.prepareJob(record!.hostId, payload);
-      prepared.push(job);
-      children.push({
-        name: 'snapshot',
-        queueName: hostQueueName(record!.hostId),
-        data: job.data,
-        opts: {
-          ...DEFAULT_JOB_OPTIONS,
-          jobId: job.ref.jobId,
-          ...(options.failFast ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
-        },
-      });
+      const job = await client.prepareJob(record.hostId, payload);
+      prepared.set(record.hostId, [...(prepared.get(record.hostId) ?? []), job]);
     }
-    await client.store.putBatch({
+    await client.store.batches.put({
       batchId,
       total: chosen.length,
       concurrencyPerHost: options.concurrencyPerHost,
-      children: Object.fromEntries(prepared.map((job) => [job.ref.jobId, job.ref.sandboxId])),
+      children: Object.fromEntries(
+        [...prepared.values()].flat().map((job) => [job.ref.jobId, job.ref.sandboxId]),
+      ),
+      hosts: [...prepared.keys()],
       createdAt: new Date().toISOString(),
     });
   } catch (error) {
     // Nobody may wait for a number whose job will never be added.
-    for (const job of prepared) await client.abandon(job.ref);
+    for (const job of [...prepared.values()].flat()) await client.abandon(job.ref);
     throw error;
   }
-  const flows = new FlowProducer({
-    connection: client.store.redis,
-    prefix: bullPrefix(client.keys.keyPrefix),
-  });
+  const flows = new FlowProducer({ connection: client.store.redis });
   flows.on('error', () => undefined);
   try {
-    const parentJobId = `batch-${batchId}`;
-    try {
-      await flows.add({
-        name: 'snapshot-batch',
-        queueName: BATCH_QUEUE,
-        data: {
+    for (const [hostId, jobs] of prepared) {
+      const prefix = hostPrefix(client.keys.keyPrefix, hostId);
+      try {
+        await flows.add({
+          name: 'snapshot-batch',
+          queueName: BATCH_QUEUE,
+          prefix,
+          data: {
+            batchId,
+            total: chosen.length,
+            concurrencyPerHost: options.concurrencyPerHost,
+            replyTo: client.clientId,
+          },
+          opts: { ...DEFAULT_JOB_OPTIONS, jobId: batchParentJobId(batchId) },
+          children: jobs.map((job) => ({
+            name: 'snapshot',
+            queueName: hostQueueName(hostId),
+            prefix,
+            data: job.data,
+            opts: {
+              ...DEFAULT_JOB_OPTIONS,
+              jobId: job.ref.jobId,
+              ...(options.failFast ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
+            },
+          })),
+        });
+      } catch (error) {
+        // This host's part never started: its children are given back and reported failed,
+        // so the batch still completes with the other hosts' parts.
+        for (const job of jobs) await client.abandon(job.ref);
+        const failures = jobs.map((job) => ({
+          jobId: job.ref.jobId,
+          sandboxId: job.ref.sandboxId,
+          reason: `could not add the batch's flow on host ${hostId}: ${String(error)}`,
+        }));
+        await client.store.batches.givePart(
           batchId,
-          total: chosen.length,
-          concurrencyPerHost: options.concurrencyPerHost,
-          replyTo: client.clientId,
-        },
-        opts: { ...DEFAULT_JOB_OPTIONS, jobId: parentJobId },
-        children,
-      });
-    } catch (error) {
-      for (const job of prepared) await client.abandon(job.ref);
-      throw error;
+          hostId,
+          { snapshots: [], failures },
+          { jobId: batchParentJobId(batchId), replyChannel: client.keys.fleet.replyChannel(client.clientId) },
+        );
+      }
     }
     return {
       batchId,
-      sandboxIds: chosen.map((record) => record!.sandboxId),
+      sandboxIds: chosen.map((record) => record.sandboxId),
       snapshotIds,
       parent: client.handle({
-        jobId: parentJobId,
-        hostId: 'fleet',
+        jobId: batchParentJobId(batchId),
+        hostId: FLEET_HOME,
         sandboxId: batchId,
         op: 'snapshot-batch',
       }),

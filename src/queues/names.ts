@@ -1,16 +1,29 @@
 import { assertIdentifier } from '../validation/identifiers.ts';
 
 /**
- * Every hangar key carries one hash tag, `{fleet}`, so on Redis Cluster all queues and
- * records sit in one slot: a batch flow (parent on the batch queue, children on every
- * host's queue) is written in one transaction, and our MULTI blocks stay legal. The price
- * is one shard for the control plane; a fleet that outgrows it splits into several fleets.
+ * hangar's keys sit under two kinds of hash tag, so a fleet spreads over a Redis Cluster's
+ * masters and no script or MULTI ever spans two slots:
+ *
+ * - `{host:<hostId>}`: one host's queues (BullMQ's keys) and everything its job path
+ *   touches: its sandboxes' records, indexes, counters, job sequences, outcomes,
+ *   idempotency keys, reservations, heartbeat, lease and event outbox. A job's whole life,
+ *   from enqueue to its end, is a handful of scripts on this one slot.
+ * - `{fleet}`: what spans hosts: the host registry and the placement index, the directory
+ *   of which host holds a sandbox, create/restore idempotency keys, snapshot and batch
+ *   records, and the fleet's event stream. The per-job path touches it once, at placement.
+ *
+ * On a single Redis (the default) the tags change nothing.
  */
 export const FLEET_TAG = '{fleet}';
 
-/** The BullMQ prefix for a deployment whose key prefix is `keyPrefix` (default 'hangar'). */
-export function bullPrefix(keyPrefix: string): string {
-  return `${keyPrefix}:${FLEET_TAG}`;
+/** The hash tag of one host's slot. */
+export function hostTag(hostId: string): string {
+  return `{host:${assertIdentifier(hostId, 'hostId')}}`;
+}
+
+/** The BullMQ prefix of a host's queues: its jobs share the host's slot. */
+export function hostPrefix(keyPrefix: string, hostId: string): string {
+  return `${keyPrefix}:${hostTag(hostId)}`;
 }
 
 /** The queue a host's worker consumes. */
@@ -18,31 +31,157 @@ export function hostQueueName(hostId: string): string {
   return `host-${assertIdentifier(hostId, 'hostId')}`;
 }
 
-/** The queue batch pipelines' parent jobs live on. */
+/** The queue, beside each host's own, that holds that host's part of batch pipelines. */
 export const BATCH_QUEUE = 'batch';
 
-/** Builds hangar's own Redis keys (records, events, heartbeats) under the same hash tag. */
+/** Where a job's outcome lives: on its host's slot, or the fleet's for a batch. */
+export type OutcomeHome = string | 'fleet';
+
+/** The outcome home of fleet-level jobs (a batch's parent). */
+export const FLEET_HOME = 'fleet';
+
+/** Builds hangar's Redis keys: the fleet's, and each host's under its own tag. */
 export class KeySpace {
   readonly keyPrefix: string;
-  readonly prefix: string;
+  readonly fleet: FleetKeys;
+  readonly #hosts = new Map<string, HostKeys>();
 
   constructor(keyPrefix: string) {
     this.keyPrefix = keyPrefix;
-    this.prefix = bullPrefix(keyPrefix);
+    this.fleet = new FleetKeys(`${keyPrefix}:${FLEET_TAG}`);
+  }
+
+  /** The keys of one host's slot. */
+  host(hostId: string): HostKeys {
+    let keys = this.#hosts.get(hostId);
+    if (keys === undefined) {
+      keys = new HostKeys(hostId, hostPrefix(this.keyPrefix, hostId));
+      this.#hosts.set(hostId, keys);
+    }
+    return keys;
+  }
+
+  /** The key of a job's outcome, on its host's slot or (for a batch) the fleet's. */
+  outcome(home: OutcomeHome, jobId: string): string {
+    return home === FLEET_HOME ? this.fleet.outcome(jobId) : this.host(home).jobOutcome(jobId);
+  }
+}
+
+/** Keys on the `{fleet}` slot. */
+export class FleetKeys {
+  /** `<keyPrefix>:{fleet}`. */
+  readonly prefix: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  /** Every host that ever registered (listings and the dashboard read it). */
+  hosts(): string {
+    return `${this.prefix}:hosts`;
+  }
+
+  /** Hosts by the time of their last heartbeat (ms), for lost-host detection with a grace window. */
+  hostsSeen(): string {
+    return `${this.prefix}:hosts-seen`;
+  }
+
+  /** Hosts serving a template, scored by free memory (MiB): placement reads its top. */
+  placement(templateId: string): string {
+    return `${this.prefix}:place:${templateId}`;
+  }
+
+  /** Host id -> its free capacity as its last heartbeat saw it, less creates placed since. */
+  hostFree(): string {
+    return `${this.prefix}:host-free`;
+  }
+
+  /** The host that holds a sandbox (set at placement; a sandbox never moves). */
+  where(sandboxId: string): string {
+    return `${this.prefix}:where:${sandboxId}`;
+  }
+
+  /** A create's or restore's idempotency key (they have no host until placed). */
+  idempotency(key: string): string {
+    return `${this.prefix}:idem:${key}`;
+  }
+
+  snapshot(snapshotId: string): string {
+    return `${this.prefix}:snapshot:${snapshotId}`;
+  }
+
+  snapshots(): string {
+    return `${this.prefix}:snapshots`;
+  }
+
+  batch(batchId: string): string {
+    return `${this.prefix}:batch:${batchId}`;
+  }
+
+  /** Children already counted into a batch's progress (a redelivered child counts once). */
+  batchCounted(batchId: string): string {
+    return `${this.prefix}:batch-counted:${batchId}`;
+  }
+
+  /** Each host's part of a batch's result, by host id (a part delivered twice is kept once). */
+  batchParts(batchId: string): string {
+    return `${this.prefix}:batch-parts:${batchId}`;
+  }
+
+  /** The outcome of a fleet-level job (a batch). */
+  outcome(jobId: string): string {
+    return `${this.prefix}:outcome:${jobId}`;
+  }
+
+  /** The capped event stream `events()` reads. */
+  eventStream(): string {
+    return `${this.prefix}:events`;
+  }
+
+  /** Host id -> the last outbox number forwarded into the stream (so a replay adds nothing twice). */
+  forwarded(): string {
+    return `${this.prefix}:forwarded`;
+  }
+
+  /** A key that exists only to give a script a declared key when a call has no idempotency key. */
+  placeholder(): string {
+    return `${this.prefix}:placeholder`;
+  }
+
+  /** Pub/sub channel for the whole fleet. */
+  fleetChannel(): string {
+    return `${this.prefix}:events:fleet`;
+  }
+
+  /** Pub/sub channel of one client: the outcomes of the jobs it enqueued. */
+  replyChannel(clientId: string): string {
+    return `${this.prefix}:reply:${clientId}`;
+  }
+
+  /** Pub/sub channel for one sandbox. */
+  sandboxChannel(sandboxId: string): string {
+    return `${this.prefix}:events:sandbox:${sandboxId}`;
+  }
+}
+
+/** Keys on one host's `{host:<id>}` slot (BullMQ's keys of its queues included). */
+export class HostKeys {
+  readonly hostId: string;
+  /** `<keyPrefix>:{host:<id>}`: also the BullMQ prefix of the host's queues. */
+  readonly prefix: string;
+
+  constructor(hostId: string, prefix: string) {
+    this.hostId = hostId;
+    this.prefix = prefix;
   }
 
   sandbox(sandboxId: string): string {
     return `${this.prefix}:sandbox:${sandboxId}`;
   }
 
-  /** Every live sandbox (not destroyed or failed), ordered by creation: `<createdAt>|<id>` members. */
+  /** The host's live sandboxes (not destroyed or failed), ordered by creation: `<createdAt>|<id>` members. */
   liveIndex(): string {
     return `${this.prefix}:idx:live`;
-  }
-
-  /** A host's live sandboxes, ordered by creation. */
-  hostIndex(hostId: string): string {
-    return `${this.prefix}:idx:host:${hostId}`;
   }
 
   /** Live sandboxes in one state, ordered by creation. */
@@ -65,24 +204,7 @@ export class KeySpace {
     return `${this.prefix}:counts`;
   }
 
-  snapshot(snapshotId: string): string {
-    return `${this.prefix}:snapshot:${snapshotId}`;
-  }
-
-  snapshots(): string {
-    return `${this.prefix}:snapshots`;
-  }
-
-  /** A host's heartbeat; expires when the host stops beating. */
-  heartbeat(hostId: string): string {
-    return `${this.prefix}:heartbeat:${hostId}`;
-  }
-
-  /** Every host that ever registered (the dashboard and the lost-host check read it). */
-  hosts(): string {
-    return `${this.prefix}:hosts`;
-  }
-
+  /** Idempotency key of a job on an existing sandbox of this host. */
   idempotency(key: string): string {
     return `${this.prefix}:idem:${key}`;
   }
@@ -107,72 +229,61 @@ export class KeySpace {
     return `${this.prefix}:seq-jobs:${sandboxId}`;
   }
 
-  /** A host's capacity reservations: sandbox id -> `<vcpus>|<memoryMib>|<jobId>|<at ms>`. */
-  reservations(hostId: string): string {
-    return `${this.prefix}:reservations:${hostId}`;
-  }
-
-  /** The sums of a host's reservations (vcpus, memoryMib, slots), kept with them in one script. */
-  reserved(hostId: string): string {
-    return `${this.prefix}:reserved:${hostId}`;
-  }
-
-  /** The token of the one worker that holds a host id. */
-  hostLease(hostId: string): string {
-    return `${this.prefix}:lease:${hostId}`;
-  }
-
-  /** Hosts by the time of their last heartbeat (ms), for lost-host detection with a grace window. */
-  hostsSeen(): string {
-    return `${this.prefix}:hosts-seen`;
-  }
-
-  /** Set while a host is marked lost; its next heartbeat clears it and republishes its sandboxes. */
-  hostLost(hostId: string): string {
-    return `${this.prefix}:lost:${hostId}`;
-  }
-
-  /** Jobs already counted into a batch's progress (a redelivered child counts once). */
-  batchCounted(batchId: string): string {
-    return `${this.prefix}:batch-counted:${batchId}`;
-  }
-
-  /** BullMQ's key of a job on a host's queue (our scripts check whether the job still exists). */
-  bullJob(hostId: string, jobId: string): string {
-    return `${this.prefix}:${hostQueueName(hostId)}:${jobId}`;
-  }
-
-  /** A key that exists only to give a script a declared key when a call has no idempotency key. */
-  placeholder(): string {
-    return `${this.prefix}:placeholder`;
-  }
-
   /** The final outcome of a job, kept after BullMQ trims the job itself. */
   jobOutcome(jobId: string): string {
     return `${this.prefix}:outcome:${jobId}`;
   }
 
-  batch(batchId: string): string {
-    return `${this.prefix}:batch:${batchId}`;
+  /** Capacity reservations: sandbox id -> `<vcpus>|<memoryMib>|<jobId>|<at ms>`. */
+  reservations(): string {
+    return `${this.prefix}:reservations`;
   }
 
-  /** The capped event stream `events()` catches up from. */
-  eventStream(): string {
-    return `${this.prefix}:events`;
+  /** The sums of the reservations (vcpus, memoryMib, slots), kept with them in one script. */
+  reserved(): string {
+    return `${this.prefix}:reserved`;
   }
 
-  /** Pub/sub channel for the whole fleet. */
-  fleetChannel(): string {
-    return `${this.prefix}:events:fleet`;
+  /** The heartbeat; expires when the host stops beating. */
+  heartbeat(): string {
+    return `${this.prefix}:heartbeat`;
   }
 
-  /** Pub/sub channel of one client: the outcomes of the jobs it enqueued. */
-  replyChannel(clientId: string): string {
-    return `${this.prefix}:reply:${clientId}`;
+  /** The token of the one worker that holds this host id. */
+  lease(): string {
+    return `${this.prefix}:lease`;
   }
 
-  /** Pub/sub channel for one sandbox. */
-  sandboxChannel(sandboxId: string): string {
-    return `${this.prefix}:events:sandbox:${sandboxId}`;
+  /** Set while the host is marked lost; its next heartbeat clears it and republishes its sandboxes. */
+  lost(): string {
+    return `${this.prefix}:lost`;
+  }
+
+  /**
+   * Events written in the same script as the change they tell of, waiting to be forwarded
+   * to the fleet's stream (a list of `<number>|<event json>`).
+   */
+  outbox(): string {
+    return `${this.prefix}:outbox`;
+  }
+
+  /** The last number given to an outbox entry. */
+  outboxNumber(): string {
+    return `${this.prefix}:outbox-n`;
+  }
+
+  /** BullMQ's key of a job on this host's queue (our scripts check whether the job still exists). */
+  bullJob(jobId: string): string {
+    return `${this.prefix}:${hostQueueName(this.hostId)}:${jobId}`;
+  }
+
+  /** The prefix of this host's queue's job keys, for scripts that check a job by id. */
+  bullJobPrefix(): string {
+    return `${this.prefix}:${hostQueueName(this.hostId)}:`;
+  }
+
+  /** A declared key for scripts whose call has no idempotency key. */
+  placeholder(): string {
+    return `${this.prefix}:placeholder`;
   }
 }

@@ -1,4 +1,8 @@
-import { Redis } from 'ioredis';
+import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
+import { ValidationError } from '../errors/index.ts';
+
+/** A connection to one Redis or to a Redis Cluster; hangar's code takes either. */
+export type RedisClient = Redis | Cluster;
 
 /**
  * Redis connections by role, with the settings BullMQ needs: workers and blocking readers
@@ -7,17 +11,78 @@ import { Redis } from 'ioredis';
  */
 export type RedisRole = 'worker' | 'producer' | 'blocking';
 
-/** Opens a connection for `role` to `url` (redis://host:port/db). */
-export function connectRedis(url: string, role: RedisRole): Redis {
-  const base = { lazyConnect: false, connectionName: `hangar-${role}` };
-  if (role === 'producer') {
-    return new Redis(url, { ...base, maxRetriesPerRequest: 3, enableOfflineQueue: false });
+/** Where to connect: one server, or a cluster's seed nodes. */
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'cluster'; nodes: ClusterNode[]; tls: boolean; username?: string; password?: string };
+
+/**
+ * Reads a Redis URL. One server: `redis://[user:password@]host:port[/db]`. A Redis Cluster:
+ * several seed nodes separated by commas, `redis://host1:port1,host2:port2,...`, or one
+ * seed with the `redis+cluster://` scheme; the client finds the other masters itself.
+ * `rediss` in place of `redis` is the same over TLS.
+ */
+export function parseRedisUrl(url: string): RedisTarget {
+  const match = /^(rediss?)(\+cluster)?:\/\/(?:([^@/]*)@)?([^/?#]+)(\/[^?#]*)?$/.exec(url);
+  if (match === null) {
+    throw new ValidationError(`redis url '${redact(url)}' is not redis://host:port or redis://h1:p1,h2:p2`, {
+      field: 'redisUrl',
+    });
   }
-  return new Redis(url, { ...base, maxRetriesPerRequest: null });
+  const [, scheme, cluster, auth, hosts, path] = match;
+  const seeds = hosts!.split(',');
+  if (cluster === undefined && seeds.length === 1) return { kind: 'single', url };
+  if (path !== undefined && path !== '' && path !== '/' && path !== '/0') {
+    throw new ValidationError('a Redis Cluster has only database 0: drop the /db from the url', {
+      field: 'redisUrl',
+    });
+  }
+  const nodes = seeds.map((seed) => {
+    const at = /^\[?([^\]]+?)\]?:(\d+)$/.exec(seed);
+    if (at === null) {
+      throw new ValidationError(`redis url: cluster seed '${seed}' is not host:port`, { field: 'redisUrl' });
+    }
+    return { host: at[1]!, port: Number(at[2]) };
+  });
+  const [username, password] = auth === undefined ? [] : auth.split(':').map(decodeURIComponent);
+  return {
+    kind: 'cluster',
+    nodes,
+    tls: scheme === 'rediss',
+    ...(username ? { username } : {}),
+    ...(password === undefined ? {} : { password }),
+  };
+}
+
+/** Whether a URL names a Redis Cluster. */
+export function isClusterUrl(url: string): boolean {
+  return parseRedisUrl(url).kind === 'cluster';
+}
+
+/** Opens a connection for `role` to `url` (see parseRedisUrl for the forms). */
+export function connectRedis(url: string, role: RedisRole): RedisClient {
+  const target = parseRedisUrl(url);
+  const base: RedisOptions = { lazyConnect: false, connectionName: `hangar-${role}` };
+  const perRole: RedisOptions =
+    role === 'producer'
+      ? { maxRetriesPerRequest: 3, enableOfflineQueue: false }
+      : { maxRetriesPerRequest: null };
+  if (target.kind === 'single') return new Redis(url, { ...base, ...perRole });
+  return new Cluster(target.nodes, {
+    redisOptions: {
+      ...base,
+      ...perRole,
+      ...(target.username === undefined ? {} : { username: target.username }),
+      ...(target.password === undefined ? {} : { password: target.password }),
+      ...(target.tls ? { tls: {} } : {}),
+    },
+    // A producer fails fast; everyone else waits for the cluster to come back.
+    enableOfflineQueue: role !== 'producer',
+  });
 }
 
 /** Waits until a connection is ready (producers start with the offline queue off). */
-export async function whenReady(redis: Redis): Promise<Redis> {
+export async function whenReady<T extends RedisClient>(redis: T): Promise<T> {
   if (redis.status === 'ready') return redis;
   await new Promise<void>((resolve, reject) => {
     const onReady = () => {
@@ -32,4 +97,14 @@ export async function whenReady(redis: Redis): Promise<Redis> {
     redis.once('error', onError);
   });
   return redis;
+}
+
+/** The masters a connection writes to: the one server, or every master of a cluster. */
+export function mastersOf(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/** A URL with its password hidden, for logs and errors. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

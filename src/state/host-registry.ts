@@ -1,9 +1,10 @@
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { KeySpace } from '../queues/names.ts';
+import type { RedisClient } from '../redis/connections.ts';
 import { ADD_GRACE_MS } from './job-sequences.ts';
 import { HostHeartbeat } from './record-schemas.ts';
 import {
+  BEAT_FLEET_LUA,
   BEAT_LUA,
   LEASE_ACQUIRE_LUA,
   LEASE_RELEASE_LUA,
@@ -37,19 +38,34 @@ export interface HeldCapacity {
   memoryMib: number;
 }
 
+/** A host's free capacity as placement reads it. */
+const HostFree = z.object({
+  v: z.number(),
+  m: z.number(),
+  s: z.number(),
+  /** When these figures go stale (ms): the heartbeat's own expiry. */
+  exp: z.number(),
+  t: z.array(z.string()),
+});
+
 const acquireScript = new RedisScript(LEASE_ACQUIRE_LUA);
 const releaseScript = new RedisScript(LEASE_RELEASE_LUA);
 const beatScript = new RedisScript(BEAT_LUA);
+const beatFleetScript = new RedisScript(BEAT_FLEET_LUA);
 const markLostScript = new RedisScript(MARK_LOST_LUA);
 const resyncScript = new RedisScript(RESYNC_RESERVATIONS_LUA);
 
-/** Hosts in Redis: heartbeats, the one-worker lease, lost marks and capacity reservations. */
+/**
+ * Hosts in Redis: heartbeats, the one-worker lease, lost marks and capacity reservations
+ * on each host's own slot; the registry, the last-seen index and the placement figures on
+ * the fleet's.
+ */
 export class HostRegistry {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: KeySpace;
   readonly #onCorrupt: (key: string, error: unknown) => void;
 
-  constructor(redis: Redis, keys: KeySpace, onCorrupt: (key: string, error: unknown) => void) {
+  constructor(redis: RedisClient, keys: KeySpace, onCorrupt: (key: string, error: unknown) => void) {
     this.#redis = redis;
     this.#keys = keys;
     this.#onCorrupt = onCorrupt;
@@ -59,22 +75,26 @@ export class HostRegistry {
   async acquireLease(hostId: string, lease: HostLease, ttlMs: number): Promise<HostLease | undefined> {
     const current = await acquireScript.run(
       this.#redis,
-      [this.#keys.hostLease(hostId)],
+      [this.#keys.host(hostId).lease()],
       [JSON.stringify(lease), lease.holder, ttlMs],
     );
     return current === null ? undefined : HostLease.parse(JSON.parse(String(current)));
   }
 
   async releaseLease(hostId: string, token: string): Promise<void> {
-    await releaseScript.run(this.#redis, [this.#keys.hostLease(hostId)], [token]);
+    await releaseScript.run(this.#redis, [this.#keys.host(hostId).lease()], [token]);
   }
 
   async leaseOf(hostId: string): Promise<HostLease | undefined> {
-    const value = await this.#redis.get(this.#keys.hostLease(hostId));
+    const value = await this.#redis.get(this.#keys.host(hostId).lease());
     return value === null ? undefined : HostLease.parse(JSON.parse(value));
   }
 
-  /** One heartbeat: beat, registry, last-seen, lease renewal and lost mark, in one step. */
+  /**
+   * One heartbeat: on the host's slot the beat, lease renewal and lost mark in one step;
+   * then on the fleet's the registry, last-seen and placement figures (free = capacity less
+   * reservations).
+   */
   async beat(
     heartbeat: HostHeartbeat,
     ttlMs: number,
@@ -82,75 +102,100 @@ export class HostRegistry {
     leaseTtlMs: number,
   ): Promise<BeatAnswer> {
     const checked = HostHeartbeat.parse(heartbeat);
-    const k = this.#keys;
-    const [wasLost, held] = (await beatScript.run(
+    const h = this.#keys.host(checked.hostId);
+    const [wasLost, held, vcpus, memoryMib, slots] = (await beatScript.run(
       this.#redis,
-      [
-        k.heartbeat(checked.hostId),
-        k.hosts(),
-        k.hostsSeen(),
-        k.hostLost(checked.hostId),
-        k.hostLease(checked.hostId),
-      ],
-      [JSON.stringify(checked), ttlMs, checked.hostId, lease.token, JSON.stringify(lease), leaseTtlMs],
-    )) as [number, string];
+      [h.heartbeat(), h.lost(), h.lease(), h.reserved()],
+      [JSON.stringify(checked), ttlMs, lease.token, JSON.stringify(lease), leaseTtlMs],
+    )) as [number, string, number, number, number];
     if (held !== 'held') return { wasLost: false, heldBy: HostLease.parse(JSON.parse(held)) };
+    await this.#beatFleet(checked, ttlMs, { vcpus, memoryMib, slots });
     return { wasLost: wasLost === 1 };
   }
 
   /** Writes a heartbeat without a lease (tools and tests that stand in for a host). */
   async publishBeat(heartbeat: HostHeartbeat, ttlMs: number): Promise<void> {
     const checked = HostHeartbeat.parse(heartbeat);
-    await this.#redis
-      .multi()
-      .set(this.#keys.heartbeat(checked.hostId), JSON.stringify(checked), 'PX', ttlMs)
-      .sadd(this.#keys.hosts(), checked.hostId)
-      .zadd(this.#keys.hostsSeen(), Date.now(), checked.hostId)
-      .exec();
+    await this.#redis.set(this.#keys.host(checked.hostId).heartbeat(), JSON.stringify(checked), 'PX', ttlMs);
+    await this.#beatFleet(checked, ttlMs, checked.used);
+  }
+
+  async #beatFleet(
+    beat: HostHeartbeat,
+    ttlMs: number,
+    reserved: { vcpus: number; memoryMib: number; slots: number },
+  ): Promise<void> {
+    const f = this.#keys.fleet;
+    const free = {
+      v: beat.capacity.vcpus - reserved.vcpus,
+      m: beat.capacity.memoryMib - reserved.memoryMib,
+      s: beat.capacity.slots - reserved.slots,
+      exp: Date.now() + ttlMs,
+      t: beat.templates,
+    };
+    await beatFleetScript.run(
+      this.#redis,
+      [f.hosts(), f.hostsSeen(), f.hostFree()],
+      [beat.hostId, JSON.stringify(free), `${f.prefix}:`],
+    );
   }
 
   /** Whether a host's heartbeat is alive. */
   async isLive(hostId: string): Promise<boolean> {
-    return (await this.#redis.exists(this.#keys.heartbeat(hostId))) === 1;
+    return (await this.#redis.exists(this.#keys.host(hostId).heartbeat())) === 1;
   }
 
-  /** Hosts whose heartbeat is still alive (a corrupt beat is skipped and counted). */
+  /** A host's heartbeat, if it is alive (a corrupt one is skipped and counted). */
+  async heartbeatOf(hostId: string): Promise<HostHeartbeat | undefined> {
+    const key = this.#keys.host(hostId).heartbeat();
+    const value = await this.#redis.get(key);
+    if (value === null) return undefined;
+    const parsed = HostHeartbeat.safeParse(safeJson(value));
+    if (parsed.success) return parsed.data;
+    this.#onCorrupt(key, parsed.error);
+    return undefined;
+  }
+
+  /** Hosts whose heartbeat is still alive: one read per host, each on its own slot. */
   async liveHosts(): Promise<HostHeartbeat[]> {
-    const ids = await this.#redis.smembers(this.#keys.hosts());
-    if (ids.length === 0) return [];
-    const values = await this.#redis.mget(ids.map((id) => this.#keys.heartbeat(id)));
-    return values.flatMap((value, index) => {
-      if (value === null) return [];
-      const parsed = HostHeartbeat.safeParse(safeJson(value));
-      if (parsed.success) return [parsed.data];
-      this.#onCorrupt(this.#keys.heartbeat(ids[index]!), parsed.error);
-      return [];
-    });
+    const ids = await this.knownHosts();
+    const beats = await Promise.all(ids.map((id) => this.heartbeatOf(id)));
+    return beats.filter((beat) => beat !== undefined);
   }
 
-  /** Every host that ever registered, alive or not. */
+  /** Every host that ever registered, alive or not, in id order. */
   async knownHosts(): Promise<string[]> {
-    return this.#redis.smembers(this.#keys.hosts());
+    return (await this.#redis.smembers(this.#keys.fleet.hosts())).sort();
+  }
+
+  /** A host's placement figures (free capacity), as the fleet's slot holds them. */
+  async freeFigures(hostId: string): Promise<z.infer<typeof HostFree> | undefined> {
+    const value = await this.#redis.hget(this.#keys.fleet.hostFree(), hostId);
+    if (value === null) return undefined;
+    const parsed = HostFree.safeParse(safeJson(value));
+    return parsed.success ? parsed.data : undefined;
   }
 
   /** Hosts last seen longer ago than `graceMs` (cheap: one range read of the last-seen index). */
   async silentSince(graceMs: number): Promise<string[]> {
-    return this.#redis.zrangebyscore(this.#keys.hostsSeen(), '-inf', Date.now() - graceMs);
+    return this.#redis.zrangebyscore(this.#keys.fleet.hostsSeen(), '-inf', Date.now() - graceMs);
   }
 
   /**
-   * Marks a host lost once (its beat gone and silent past the grace), its sandboxes'
-   * records with it; returns their ids, undefined when the host is alive, within the
-   * grace, or already marked.
+   * Marks a host lost once (its beat gone), its sandboxes' records with it, and drops it
+   * from placement; returns their ids, undefined when the host is alive or already marked.
+   * The caller picks hosts silent past the grace (silentSince).
    */
-  async markLost(hostId: string, graceMs: number): Promise<string[] | undefined> {
-    const k = this.#keys;
+  async markLost(hostId: string): Promise<string[] | undefined> {
+    const h = this.#keys.host(hostId);
     const answer = await markLostScript.run(
       this.#redis,
-      [k.heartbeat(hostId), k.hostsSeen(), k.hostLost(hostId), k.hostIndex(hostId)],
-      [hostId, graceMs, new Date().toISOString(), `${k.prefix}:`],
+      [h.heartbeat(), h.lost(), h.liveIndex()],
+      [new Date().toISOString(), `${h.prefix}:`],
     );
-    return answer === null ? undefined : (answer as string[]);
+    if (answer === null) return undefined;
+    await this.#redis.hdel(this.#keys.fleet.hostFree(), hostId);
+    return answer as string[];
   }
 
   /** Reconciles a host's reservations with what its ledger holds; returns what changed. */
@@ -158,15 +203,11 @@ export class HostRegistry {
     hostId: string,
     held: readonly HeldCapacity[],
   ): Promise<{ released: string[]; added: string[] }> {
-    const k = this.#keys;
+    const h = this.#keys.host(hostId);
     const [released, added] = (await resyncScript.run(
       this.#redis,
-      [k.reservations(hostId), k.reserved(hostId)],
-      [
-        `${k.prefix}:host-${hostId}:`,
-        ADD_GRACE_MS,
-        ...held.flatMap((h) => [h.sandboxId, h.vcpus, h.memoryMib]),
-      ],
+      [h.reservations(), h.reserved()],
+      [h.bullJobPrefix(), ADD_GRACE_MS, ...held.flatMap((c) => [c.sandboxId, c.vcpus, c.memoryMib])],
     )) as [string[], string[]];
     return { released, added };
   }
@@ -178,9 +219,10 @@ export class HostRegistry {
     memoryMib: number;
     slots: number;
   }> {
+    const h = this.#keys.host(hostId);
     const [all, totals] = await Promise.all([
-      this.#redis.hgetall(this.#keys.reservations(hostId)),
-      this.#redis.hgetall(this.#keys.reserved(hostId)),
+      this.#redis.hgetall(h.reservations()),
+      this.#redis.hgetall(h.reserved()),
     ]);
     const bySandbox = Object.fromEntries(
       Object.entries(all).map(([id, value]) => {

@@ -69,6 +69,8 @@ export const BatchRecord = z.object({
   concurrencyPerHost: z.number().int().min(1),
   /** Child job id -> sandbox id. */
   children: z.record(z.string(), Identifier),
+  /** The hosts the batch runs on: each runs its part as one flow on its own slot. */
+  hosts: z.array(Identifier).min(1),
   createdAt: z.iso.datetime(),
 });
 export type BatchRecord = z.infer<typeof BatchRecord>;

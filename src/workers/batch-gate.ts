@@ -11,7 +11,7 @@ export class BatchGate {
   async run<T>(ctx: HostContext, batchId: string, task: () => Promise<T>): Promise<T> {
     let gate = this.#limits.get(batchId);
     if (gate === undefined) {
-      const limit = (await ctx.store.getBatch(batchId))?.concurrencyPerHost ?? 2;
+      const limit = (await ctx.store.batches.get(batchId))?.concurrencyPerHost ?? 2;
       gate = this.#limits.get(batchId) ?? { running: 0, limit: Math.max(1, limit), queue: [] };
       this.#limits.set(batchId, gate);
     }
@@ -30,7 +30,7 @@ export class BatchGate {
 
   /** Counts a finished child once (ok or failed for good) and publishes the batch's progress. */
   async count(ctx: HostContext, batchId: string, jobId: string, ok: boolean): Promise<void> {
-    const progress = await ctx.store.countBatchChild(batchId, jobId, ok);
+    const progress = await ctx.store.batches.countChild(batchId, jobId, ok);
     await ctx.events.publish({
       type: 'batch.progress',
       at: new Date().toISOString(),

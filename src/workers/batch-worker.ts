@@ -1,73 +1,57 @@
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { EventPublisher } from '../events/event-publisher.ts';
 import type { Logger } from '../logging/logger.ts';
-import { BATCH_QUEUE, bullPrefix } from '../queues/names.ts';
+import { BATCH_QUEUE, hostPrefix } from '../queues/names.ts';
+import type { RedisClient } from '../redis/connections.ts';
+import type { BatchPart } from '../state/batch-store.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
 
-/** One sandbox's line in a batch result. */
-export interface BatchLine {
-  sandboxId: string;
-  jobId: string;
-}
-
 /**
- * Consumes the batch queue: a parent runs once every snapshot child has finished (failed
- * children are ignored unless the batch was fail-fast), and reports every snapshot and every
- * failure in one result, kept in our records and published as `batch.completed`.
+ * Consumes this host's batch queue: a parent runs once every snapshot child of this host
+ * has finished (failed children are ignored unless the batch was fail-fast) and gives this
+ * host's part of the result to the batch's record on the fleet's slot; the part that
+ * completes the batch writes its outcome and announces `batch.completed` once.
  */
 export function startBatchWorker(options: {
-  connection: Redis;
+  connection: RedisClient;
   keyPrefix: string;
   store: FleetStore;
-  events: EventPublisher;
   log: Logger;
   hostId: string;
 }): Worker {
-  const { store, events, log } = options;
+  const { store, log, hostId } = options;
   const worker = new Worker(
     BATCH_QUEUE,
     async (job: Job) => {
       const batchId = String(job.data.batchId);
       const values = await job.getChildrenValues();
       const failures = await job.getIgnoredChildrenFailures();
-      const snapshots = Object.entries(values).map(([key, value]) => ({
-        jobId: jobIdOf(key),
-        ...(value as object),
-      }));
-      const sandboxOf = (await store.getBatch(batchId))?.children ?? {};
-      const failed = Object.entries(failures).map(([key, reason]) => ({
-        jobId: jobIdOf(key),
-        sandboxId: sandboxOf[jobIdOf(key)],
-        reason,
-      }));
-      const result = { batchId, total: Number(job.data.total), snapshots, failures: failed };
-      await store.putOutcome(job.id!, { status: 'completed', result, at: new Date().toISOString() });
+      const sandboxOf = (await store.batches.get(batchId))?.children ?? {};
+      const part: BatchPart = {
+        snapshots: Object.entries(values).map(([key, value]) => ({
+          jobId: jobIdOf(key),
+          ...(value as object),
+        })),
+        failures: Object.entries(failures).map(([key, reason]) => ({
+          jobId: jobIdOf(key),
+          ...(sandboxOf[jobIdOf(key)] === undefined ? {} : { sandboxId: sandboxOf[jobIdOf(key)] }),
+          reason: String(reason),
+        })),
+      };
       const replyTo = typeof job.data.replyTo === 'string' ? job.data.replyTo : undefined;
-      await events.publish(
-        {
-          type: 'batch.completed',
-          at: new Date().toISOString(),
-          hostId: options.hostId,
-          batchId,
-          jobId: job.id!,
-          result,
-        },
-        replyTo === undefined ? [] : [store.keys.replyChannel(replyTo)],
+      const answer = await store.batches.givePart(batchId, hostId, part, {
+        jobId: job.id!,
+        ...(replyTo === undefined ? {} : { replyChannel: store.keys.fleet.replyChannel(replyTo) }),
+      });
+      log.info(
+        { batchId, ok: part.snapshots.length, failed: part.failures.length, batch: answer.kind },
+        'batch part done',
       );
-      log.info({ batchId, ok: snapshots.length, failed: failed.length }, 'batch completed');
-      return result;
+      return part;
     },
     {
       connection: options.connection,
-      prefix: bullPrefix(options.keyPrefix),
+      prefix: hostPrefix(options.keyPrefix, hostId),
       concurrency: 4,
-      // The batch queue is shared by every host, so no worker may take its jobs back at start
-      // as it does its own queue's: a short lock frees a dead worker's batch within seconds,
-      // and since summing a batch is idempotent, stalls never fail it.
-      lockDuration: 5_000,
-      stalledInterval: 2_500,
-      maxStalledCount: 1_000,
     },
   );
   worker.on('error', (error) => log.error({ err: error }, 'batch worker error'));

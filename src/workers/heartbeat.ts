@@ -40,7 +40,7 @@ export async function markLostHosts(ctx: HostContext, graceMs: number): Promise<
   const lost: string[] = [];
   for (const hostId of await ctx.store.hosts.silentSince(graceMs)) {
     if (hostId === ctx.hostId) continue;
-    const sandboxes = await ctx.store.hosts.markLost(hostId, graceMs);
+    const sandboxes = await ctx.store.hosts.markLost(hostId);
     if (sandboxes === undefined) continue;
     await ctx.events.publish({
       type: 'host.lost',

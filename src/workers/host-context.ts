@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import type { RootDiskProvider } from '../devicemapper/root-disk-provider.ts';
 import type { EventPublisher } from '../events/event-publisher.ts';
+import type { OutboxForwarder } from '../events/outbox-forwarder.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { NetworkConfig, SlotClaims, SlotPool } from '../network/index.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
@@ -9,6 +10,7 @@ import type { HostLedger } from '../state/host-ledger.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
 import type { VmmBackend } from '../vmm/vm-driver.ts';
 import type { HostAdmission } from './admission.ts';
+import type { PendingRecords } from './pending-records.ts';
 import type { VmRegistry } from './vm-registry.ts';
 
 /** Where a host keeps sandbox runtime files and snapshots. */
@@ -54,6 +56,8 @@ export interface HostContext {
   ledger: HostLedger;
   store: FleetStore;
   events: EventPublisher;
+  /** Forwards the events this host's scripts wrote to its outbox into the fleet's stream (kick after a write). */
+  outbox: OutboxForwarder;
   templates: TemplateCatalog;
   paths: HostPaths;
   vms: VmRegistry;
@@ -61,6 +65,8 @@ export interface HostContext {
   vmmEnv: Record<string, string>;
   /** How long a destroyed or failed sandbox's record is kept. */
   retentionSeconds: number;
+  /** Records waiting for their job's FINISH to be written. */
+  pendingRecords: PendingRecords;
   /** The worker's own capacity and disk check. */
   admission: HostAdmission;
   /** A job of this host's queue, if BullMQ still has it. */
@@ -69,4 +75,6 @@ export interface HostContext {
   jobLive(jobId: string): Promise<boolean>;
   /** Runs a job held back for its predecessor now (it was delayed for a recheck). */
   wake(jobId: string): Promise<void>;
+  /** A sandbox gave its capacity back: the fleet's placement figures should hear it soon. */
+  capacityFreed(): void;
 }

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Job, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { WorkerConfig } from '../config/worker-config.ts';
 import { selectRootDiskProvider } from '../devicemapper/select-provider.ts';
 import { ConflictError } from '../errors/index.ts';
 import { EventPublisher } from '../events/event-publisher.ts';
+import { OutboxForwarder } from '../events/outbox-forwarder.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
 import {
   ensureHostNetwork,
@@ -16,8 +16,8 @@ import {
 } from '../network/index.ts';
 import { DEFAULT_WORKER_OPTIONS } from '../queues/job-options.ts';
 import { JobData } from '../queues/job-schemas.ts';
-import { bullPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
-import { connectRedis } from '../redis/connections.ts';
+import { BATCH_QUEUE, hostPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
+import { connectRedis, type RedisClient } from '../redis/connections.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { HostLedger } from '../state/host-ledger.ts';
 import type { HostLease } from '../state/host-registry.ts';
@@ -31,6 +31,7 @@ import { type HostContext, HostPaths } from './host-context.ts';
 import { createJobProcessor } from './job-processor.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { takeBackOrphans } from './orphans.ts';
+import { PendingRecords } from './pending-records.ts';
 import { type ReconcileReport, reconcileHost } from './reconcile.ts';
 import { republishHost } from './republish.ts';
 import { settleAbandonedJob } from './settle-job.ts';
@@ -53,7 +54,7 @@ const ABANDONED_SCAN = 200;
 export class HostWorker {
   readonly config: WorkerConfig;
   readonly ctx: HostContext;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #mutex: KeyedMutex;
   readonly #queue: Queue;
   readonly #capacity: { vcpus: number; memoryMib: number; slots: number };
@@ -61,13 +62,20 @@ export class HostWorker {
   #lock: StateDirLock | undefined;
   #worker: Worker | undefined;
   #batchWorker: Worker | undefined;
-  #connection: Redis | undefined;
+  #connection: RedisClient | undefined;
   #timers: NodeJS.Timeout[] = [];
   #startedAt = new Date().toISOString();
   #reconcile: ReconcileReport | undefined;
   #running = false;
+  #beatQueued = false;
 
-  private constructor(config: WorkerConfig, ctx: HostContext, redis: Redis, mutex: KeyedMutex, queue: Queue) {
+  private constructor(
+    config: WorkerConfig,
+    ctx: HostContext,
+    redis: RedisClient,
+    mutex: KeyedMutex,
+    queue: Queue,
+  ) {
     this.config = config;
     this.ctx = ctx;
     this.#redis = redis;
@@ -95,7 +103,7 @@ export class HostWorker {
     const keys = new KeySpace(config.keyPrefix);
     const queue = new Queue(hostQueueName(config.hostId), {
       connection: redis,
-      prefix: bullPrefix(config.keyPrefix),
+      prefix: hostPrefix(config.keyPrefix, config.hostId),
     });
     queue.on('error', (error) => log.warn({ err: error }, 'queue error'));
     const network = parseNetworkConfig(config.network);
@@ -120,6 +128,8 @@ export class HostWorker {
       ledger: await HostLedger.open(paths.ledger()),
       store: new FleetStore(redis, keys, { logger: log }),
       events: new EventPublisher(redis, keys),
+      outbox: new OutboxForwarder(redis, keys, config.hostId, log),
+      pendingRecords: new PendingRecords(),
       templates,
       paths,
       vms,
@@ -133,6 +143,7 @@ export class HostWorker {
       jobById,
       jobLive: async (jobId) => LIVE_STATES.has(await queue.getJobState(jobId)),
       // Only a shortcut (the successor's recheck runs anyway), so it never fails the job that finished.
+      capacityFreed: () => undefined,
       wake: async (jobId) => {
         try {
           const job = await jobById(jobId);
@@ -143,7 +154,9 @@ export class HostWorker {
       },
     };
     const onCrash = createCrashHandler(ctx, mutex, config.crashPolicy as CrashPolicy);
-    return new HostWorker(config, ctx, redis, mutex, queue);
+    const worker = new HostWorker(config, ctx, redis, mutex, queue);
+    ctx.capacityFreed = () => worker.#beatSoon();
+    return worker;
   }
 
   /** What the last startup reconcile did. */
@@ -182,6 +195,12 @@ export class HostWorker {
     const { ctx, config } = this;
     await ensureHostNetwork(ctx.network);
     await takeBackOrphans(this.#queue, ctx.log);
+    const batchQueue = new Queue(BATCH_QUEUE, {
+      connection: this.#redis,
+      prefix: hostPrefix(config.keyPrefix, config.hostId),
+    });
+    await takeBackOrphans(batchQueue, ctx.log).finally(() => batchQueue.close());
+    ctx.outbox.start(config.heartbeatMs);
     this.#reconcile = await reconcileHost(ctx, ctx.log);
     await this.#settleAbandoned();
     await this.#sweepSlots();
@@ -205,7 +224,7 @@ export class HostWorker {
     this.#connection = connection;
     this.#worker = new Worker(hostQueueName(config.hostId), createJobProcessor(ctx, this.#mutex), {
       connection,
-      prefix: bullPrefix(config.keyPrefix),
+      prefix: hostPrefix(config.keyPrefix, config.hostId),
       concurrency: config.concurrency,
       ...DEFAULT_WORKER_OPTIONS,
       lockDuration: config.lockDurationMs,
@@ -223,7 +242,6 @@ export class HostWorker {
       connection,
       keyPrefix: config.keyPrefix,
       store: ctx.store,
-      events: ctx.events,
       log: ctx.log,
       hostId: ctx.hostId,
     });
@@ -236,6 +254,7 @@ export class HostWorker {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
     await Promise.all([this.#worker?.close(), this.#batchWorker?.close()]);
+    await this.ctx.outbox.stop();
     await this.ctx.slots.stop();
     await this.ctx.store.hosts.releaseLease(this.config.hostId, this.#lease.token).catch((error: unknown) => {
       this.ctx.log.warn({ err: error }, 'could not release the host lease; it expires by itself');
@@ -246,6 +265,16 @@ export class HostWorker {
     await this.#lock?.release();
     this.#lock = undefined;
     this.ctx.log.info('worker stopped; VMs left running');
+  }
+
+  // Coalesced: releases that finish together send one early heartbeat.
+  #beatSoon(): void {
+    if (this.#beatQueued) return;
+    this.#beatQueued = true;
+    setImmediate(() => {
+      this.#beatQueued = false;
+      void this.#beat();
+    });
   }
 
   #leaseTtlMs(): number {
@@ -292,14 +321,14 @@ export class HostWorker {
 
   async #settleAbandoned(): Promise<void> {
     const ids = await this.#queue.getRanges(['failed'], 0, ABANDONED_SCAN - 1, false);
-    const outcomes = await this.ctx.store.getOutcomes(ids);
+    const outcomes = await this.ctx.store.getOutcomes(ids.map((jobId) => ({ home: this.ctx.hostId, jobId })));
     for (const [index, jobId] of ids.entries()) {
       if (outcomes[index] === undefined) await this.#settleIfAbandoned(jobId);
     }
   }
 
   async #settleIfAbandoned(jobId: string): Promise<void> {
-    if ((await this.ctx.store.getOutcome(jobId)) !== undefined) return;
+    if ((await this.ctx.store.getOutcome(this.ctx.hostId, jobId)) !== undefined) return;
     const job = await this.ctx.jobById(jobId);
     const data = JobData.safeParse(job?.data);
     if (!data.success) return;

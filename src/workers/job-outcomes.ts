@@ -46,6 +46,7 @@ export async function finishJob(ctx: HostContext, job: FinishingJob, outcome: Jo
         };
   const builds = job.op === 'create' || job.op === 'restore';
   const release = outcome.status === 'completed' ? job.op === 'destroy' : builds;
+  const record = ctx.pendingRecords.take(job.sandboxId);
   const next = await ctx.store.sequences.finish({
     hostId: ctx.hostId,
     jobId: job.jobId,
@@ -57,7 +58,13 @@ export async function finishJob(ctx: HostContext, job: FinishingJob, outcome: Jo
     outcomeTtlSeconds: OUTCOME_TTL_SECONDS,
     retentionSeconds: ctx.retentionSeconds,
     ...(job.replyTo === undefined ? {} : { replyTo: job.replyTo }),
+    ...(record === undefined ? {} : { record }),
   });
+  ctx.outbox.kick();
+  if (release) {
+    ctx.capacityFreed();
+    await ctx.store.directory.expire(job.sandboxId, ctx.retentionSeconds);
+  }
   if (next !== undefined) await ctx.wake(next);
 }
 

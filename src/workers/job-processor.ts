@@ -11,7 +11,7 @@ import { type FinishingJob, failedOutcome, finishJob, publishRetry } from './job
 import type { KeyedMutex } from './keyed-mutex.ts';
 import { runOperation } from './operations/index.ts';
 import type { OperationResult } from './operations/operation.ts';
-import { setSandboxState } from './sandbox-records.ts';
+import { flushPendingRecord, setSandboxState } from './sandbox-records.ts';
 import { settleAbandonedJob } from './settle-job.ts';
 import { StepReporter } from './step-reporter.ts';
 
@@ -108,6 +108,7 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
           `attempt ${finishing.attempt}/${attempts} on host ${ctx.hostId} failed${final ? ' (final)' : ', will retry'}: ${errorInfo(error).message}`,
         );
         if (!final) {
+          await flushPendingRecord(ctx, sandboxId);
           await publishRetry(ctx, finishing, errorInfo(error));
           throw toJobError(error);
         }
@@ -125,7 +126,7 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
 // A job whose place has passed: a redelivery of a finished job answers with its outcome
 // (published again, in case the first publish was lost); one that never ran is superseded.
 async function answerFinished(ctx: HostContext, job: FinishingJob): Promise<OperationResult> {
-  const recorded: JobOutcome | undefined = await ctx.store.getOutcome(job.jobId);
+  const recorded: JobOutcome | undefined = await ctx.store.getOutcome(ctx.hostId, job.jobId);
   const outcome =
     recorded ??
     failedOutcome(
@@ -140,7 +141,7 @@ async function answerFinished(ctx: HostContext, job: FinishingJob): Promise<Oper
 
 async function rejectInvalid(ctx: HostContext, job: Job, error: unknown): Promise<void> {
   const info = errorInfo(error);
-  await ctx.store.putOutcome(job.id!, failedOutcome(info));
+  await ctx.store.putOutcome(ctx.hostId, job.id!, failedOutcome(info));
   await ctx.events.publish({
     type: 'job.failed',
     at: new Date().toISOString(),

@@ -32,7 +32,7 @@ export async function settleAbandonedJob(
   const parsed = JobData.safeParse(job?.data);
   const op: Operation = parsed.success ? parsed.data.payload.op : opOf(abandoned.jobId);
   await mutex.run(abandoned.sandboxId, async () => {
-    const recorded = await ctx.store.getOutcome(abandoned.jobId);
+    const recorded = await ctx.store.getOutcome(ctx.hostId, abandoned.jobId);
     const entry = ctx.ledger.get(abandoned.sandboxId);
     if (recorded === undefined && entry?.jobId === abandoned.jobId && TRANSITIONAL.has(entry.state)) {
       const settled = await settleEntry(ctx, entry, log);

@@ -27,10 +27,12 @@ export async function settleEntry(ctx: HostContext, entry: LedgerEntry, log: Log
         lastError: { code: 'E_STALLED', message: 'the job building this sandbox was abandoned; rolled back' },
       });
       await ctx.ledger.remove(entry.sandboxId);
+      await ctx.store.directory.put(entry.sandboxId, ctx.hostId, ctx.retentionSeconds);
       return 'rolled-back';
     case 'destroying':
       await runSteps(steps, { log, rollback: () => false });
       await setSandboxState(ctx, entry, 'destroyed');
+      await ctx.store.directory.put(entry.sandboxId, ctx.hostId, ctx.retentionSeconds);
       return 'finished';
     case 'snapshotting': {
       const snapshotId = entry.snapshotId;

@@ -4,8 +4,9 @@ import { Queue } from 'bullmq';
 import { execa, type ResultPromise } from 'execa';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bullPrefix } from '../../src/queues/names.ts';
+import { hostPrefix, hostQueueName } from '../../src/queues/names.ts';
 import { waitForOutput } from '../support/child-output.ts';
+import { registerHost } from '../support/dashboard.ts';
 import { deleteKeys, TEST_REDIS_URL } from '../support/redis.ts';
 
 const HANGAR = fileURLToPath(new URL('../../bin/hangar.ts', import.meta.url));
@@ -38,10 +39,11 @@ describe('hangar dashboard: read-only unless --allow-actions, loopback unless --
     return { child, started };
   };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     redis = new Redis(TEST_REDIS_URL);
-    // The batch queue is always on the board, whether or not any host registered.
-    queue = new Queue('batch', { connection: redis, prefix: bullPrefix(keyPrefix) });
+    // A registered host's queue is on the board from the dashboard's start.
+    await registerHost(redis, keyPrefix, 'dc-h1');
+    queue = new Queue(hostQueueName('dc-h1'), { connection: redis, prefix: hostPrefix(keyPrefix, 'dc-h1') });
   });
 
   afterAll(async () => {
@@ -64,7 +66,7 @@ describe('hangar dashboard: read-only unless --allow-actions, loopback unless --
   it('starts read-only by default and answers a crafted add-job POST with 403', async () => {
     const { child, started } = await startJson([]);
     expect(started.readOnly).toBe(true);
-    const response = await fetch(`${started.url}/api/queues/batch/add`, {
+    const response = await fetch(`${started.url}/api/queues/host-dc-h1/add`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'crafted', data: {} }),
@@ -79,7 +81,7 @@ describe('hangar dashboard: read-only unless --allow-actions, loopback unless --
   it('with --allow-actions the same POST enqueues the job', async () => {
     const { child, started } = await startJson(['--allow-actions']);
     expect(started.readOnly).toBe(false);
-    const response = await fetch(`${started.url}/api/queues/batch/add`, {
+    const response = await fetch(`${started.url}/api/queues/host-dc-h1/add`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'wanted', data: { n: 1 } }),

@@ -77,7 +77,7 @@ describe('hangar worker and hangar dashboard as processes [CH simulator stand-in
       headers: { authorization: `Basic ${Buffer.from('ops:secret').toString('base64')}` },
     });
     const body = (await response.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
-    expect(body.queues.map((q) => q.name).sort()).toEqual(['batch', 'host-cliw']);
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['cliw:batch', 'host-cliw']);
     expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
     dashboard.kill('SIGTERM');
     expect((await dashboard).exitCode).toBe(0);

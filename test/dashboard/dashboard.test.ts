@@ -9,7 +9,7 @@ import {
   PortInUseError,
   startDashboard,
 } from '../../src/dashboard/index.ts';
-import { bullPrefix, hostQueueName } from '../../src/queues/names.ts';
+import { hostPrefix, hostQueueName } from '../../src/queues/names.ts';
 import { authHeader, registerHost } from '../support/dashboard.ts';
 import { deleteKeys, TEST_REDIS_URL } from '../support/redis.ts';
 
@@ -29,7 +29,10 @@ describe('dashboard (Bull Board over the fleet, real Redis)', () => {
     redis = new Redis(TEST_REDIS_URL);
     await registerHost(redis, keyPrefix, 'dash-h1');
     await registerHost(redis, keyPrefix, 'dash-h2');
-    queue = new Queue(hostQueueName('dash-h1'), { connection: redis, prefix: bullPrefix(keyPrefix) });
+    queue = new Queue(hostQueueName('dash-h1'), {
+      connection: redis,
+      prefix: hostPrefix(keyPrefix, 'dash-h1'),
+    });
     await queue.add('create', { hello: 'world' });
   });
 
@@ -52,13 +55,13 @@ describe('dashboard (Bull Board over the fleet, real Redis)', () => {
     return dashboard;
   }
 
-  it('lists every host queue and the batch queue, with their jobs counted', async () => {
+  it("lists every host's queue and its batch queue, with their jobs counted", async () => {
     const dashboard = await start({});
     const response = await fetch(`${dashboard.url}/admin/queues/api/queues`);
     expect(response.status).toBe(200);
     const body = (await response.json()) as QueuesResponse;
     const names = body.queues.map((q) => q.name).sort();
-    expect(names).toEqual(['batch', 'host-dash-h1', 'host-dash-h2']);
+    expect(names).toEqual(['dash-h1:batch', 'dash-h2:batch', 'host-dash-h1', 'host-dash-h2']);
     expect(body.queues.find((q) => q.name === 'host-dash-h1')?.counts.waiting).toBe(1);
     expect(body.queues.every((q) => q.readOnlyMode === true)).toBe(true);
     expect((await fetch(`${dashboard.url}/healthz`)).status).toBe(200);
@@ -107,7 +110,7 @@ describe('dashboard (Bull Board over the fleet, real Redis)', () => {
       [allowed, false],
     ] as const) {
       const body = (await (await fetch(`${dashboard.url}/admin/queues/api/queues`)).json()) as QueuesResponse;
-      expect(body.queues.length).toBeGreaterThanOrEqual(3);
+      expect(body.queues.length).toBeGreaterThanOrEqual(4);
       expect(body.queues.every((q) => q.readOnlyMode === expected)).toBe(true);
     }
   });

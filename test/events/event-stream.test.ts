@@ -68,13 +68,13 @@ describe('event stream and pub/sub (real Redis)', () => {
     const subscriber = new Redis(TEST_REDIS_URL);
     const got: string[] = [];
     subscriber.on('message', (channel: string) => got.push(channel));
-    await subscriber.subscribe(keys.fleetChannel(), keys.sandboxChannel('sb-9'));
+    await subscriber.subscribe(keys.fleet.fleetChannel(), keys.fleet.sandboxChannel('sb-9'));
     await new EventPublisher(redis, keys).publish({ ...stateEvent(0), sandboxId: 'sb-9' } as HangarEvent);
     await new EventPublisher(redis, keys).publish({ ...stateEvent(0), sandboxId: 'sb-1' } as HangarEvent);
     await new Promise((resolve) => setTimeout(resolve, 100));
     subscriber.disconnect();
-    expect(got.filter((channel) => channel === keys.fleetChannel())).toHaveLength(2);
-    expect(got.filter((channel) => channel === keys.sandboxChannel('sb-9'))).toHaveLength(1);
+    expect(got.filter((channel) => channel === keys.fleet.fleetChannel())).toHaveLength(2);
+    expect(got.filter((channel) => channel === keys.fleet.sandboxChannel('sb-9'))).toHaveLength(1);
   });
 
   it('refuses to publish an invalid event', async () => {

@@ -83,13 +83,13 @@ describe('outcomes arrive whatever Redis loses on the way', () => {
       const waiting = client.handle(ref).result(30_000);
       // Subscribed, and its first read of the record (none yet) done.
       await waitFor('the waiter to subscribe and read', async () =>
-        (await subscribers(client.keys.replyChannel(client.clientId))) === 1 &&
+        (await subscribers(client.keys.fleet.replyChannel(client.clientId))) === 1 &&
         (await clients()).some((c) => c.name === 'hangar-producer' && c.cmd === 'get')
           ? true
           : undefined,
       );
       // The worker's publish is lost: only the record is written.
-      await client.store.putOutcome(ref.jobId, completed());
+      await client.store.putOutcome(ref.hostId, ref.jobId, completed());
       expect(Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBeGreaterThanOrEqual(1);
       expect(await waiting).toEqual({ state: 'paused' });
       const tookMs = Date.now() - registeredAt;
@@ -154,7 +154,7 @@ describe('outcomes arrive whatever Redis loses on the way', () => {
       await redis.start();
       await waitFor('the child to read again', async () => (count('reconnected') >= 1 ? true : undefined));
       // Its pending wait survived the restart too.
-      await admin.set(`${keyPrefix}:{fleet}:outcome:${jobId}`, JSON.stringify(completed()), 'EX', 60);
+      await admin.set(`${keyPrefix}:{host:h1}:outcome:${jobId}`, JSON.stringify(completed()), 'EX', 60);
       await waitFor('the child result to resolve', async () => (count('resolved') === 1 ? true : undefined));
     } finally {
       if (redis.pid === undefined) await redis.start();
@@ -164,7 +164,7 @@ describe('outcomes arrive whatever Redis loses on the way', () => {
     expect(String(result.stderr)).not.toMatch(/Unhandled error event/);
     expect(out).not.toMatch(/events-error|result-error/);
     expect(result.exitCode).toBe(0);
-    await admin.del(`${keyPrefix}:{fleet}:outcome:${jobId}`);
+    await admin.del(`${keyPrefix}:{host:h1}:outcome:${jobId}`);
   });
 });
 

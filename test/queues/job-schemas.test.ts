@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
 import { parsePayload } from '../../src/queues/job-schemas.ts';
-import { bullPrefix, hostQueueName, KeySpace } from '../../src/queues/names.ts';
+import { hostPrefix, hostQueueName, KeySpace } from '../../src/queues/names.ts';
 
 describe('job payloads', () => {
   it('accepts each operation and fills defaults', () => {
@@ -46,12 +46,18 @@ describe('job payloads', () => {
 });
 
 describe('queue names', () => {
-  it('puts every key under one hash tag so flows and MULTI work on Redis Cluster', () => {
+  it("puts a host's queue and its hot-path keys under the host's own hash tag, the rest under {fleet}", () => {
     const keys = new KeySpace('hangar');
-    expect(bullPrefix('hangar')).toBe('hangar:{fleet}');
-    for (const key of [keys.sandbox('a'), keys.eventStream(), keys.heartbeat('h1'), keys.batch('b')]) {
+    expect(hostPrefix('hangar', 'h1')).toBe('hangar:{host:h1}');
+    const h1 = keys.host('h1');
+    for (const key of [h1.sandbox('a'), h1.sequence('a'), h1.jobOutcome('j'), h1.heartbeat(), h1.outbox()]) {
+      expect(key.startsWith('hangar:{host:h1}:')).toBe(true);
+    }
+    for (const key of [keys.fleet.eventStream(), keys.fleet.where('a'), keys.fleet.batch('b')]) {
       expect(key.startsWith('hangar:{fleet}:')).toBe(true);
     }
+    expect(keys.outcome('fleet', 'batch-1')).toBe('hangar:{fleet}:outcome:batch-1');
+    expect(keys.outcome('h1', 'job-1')).toBe('hangar:{host:h1}:outcome:job-1');
     expect(hostQueueName('h1')).toBe('host-h1');
     expect(() => hostQueueName('h:1')).toThrow();
   });

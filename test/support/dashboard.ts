@@ -1,6 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { bullPrefix, hostQueueName, KeySpace } from '../../src/queues/names.ts';
+import { hostPrefix, hostQueueName, KeySpace } from '../../src/queues/names.ts';
 import { FleetStore } from '../../src/state/fleet-store.ts';
 import type { HostHeartbeat } from '../../src/state/record-schemas.ts';
 
@@ -51,7 +51,7 @@ export interface SeededQueue {
 export async function seedHostQueue(redis: Redis, keyPrefix: string, hostId: string): Promise<SeededQueue> {
   await registerHost(redis, keyPrefix, hostId);
   const name = hostQueueName(hostId);
-  const prefix = bullPrefix(keyPrefix);
+  const prefix = hostPrefix(keyPrefix, hostId);
   const queue = new Queue(name, { connection: redis, prefix });
   const failed = await queue.add('create', { step: 'failed' });
   // A worker's connection must not limit retries (BullMQ refuses one that does).

@@ -25,26 +25,26 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
     }
     const { redis, keys } = client.store;
     const good = await client.get(ids[0]!);
-    // Corrupt records as a bad writer leaves them, listed in the indexes like any other.
+    // Corrupt records as a bad writer leaves them on the ghost's slot, listed in its
+    // index and the directory like any other.
     const at = new Date().toISOString();
+    const ghost = keys.host('ghost');
     await redis
       .multi()
-      .set(keys.sandbox('bad-json'), '{"sandboxId": "bad-json", "state": "runn')
+      .set(ghost.sandbox('bad-json'), '{"sandboxId": "bad-json", "state": "runn')
       .set(
-        keys.sandbox('bad-schema'),
+        ghost.sandbox('bad-schema'),
         JSON.stringify({ sandboxId: 'bad-schema', state: 'running', vcpus: 'many' }),
       )
-      .set(keys.sandbox('ghost-1'), JSON.stringify({ ...good, sandboxId: 'ghost-1', hostId: 'ghost' }))
-      .zadd(keys.liveIndex(), 0, `${at}|bad-json`, 0, `${at}|bad-schema`, 0, `${good!.createdAt}|ghost-1`)
-      .zadd(
-        keys.hostIndex('ghost'),
-        0,
-        `${at}|bad-json`,
-        0,
-        `${at}|bad-schema`,
-        0,
-        `${good!.createdAt}|ghost-1`,
-      )
+      .set(ghost.sandbox('ghost-1'), JSON.stringify({ ...good, sandboxId: 'ghost-1', hostId: 'ghost' }))
+      .zadd(ghost.liveIndex(), 0, `${at}|bad-json`, 0, `${at}|bad-schema`, 0, `${good!.createdAt}|ghost-1`)
+      .exec();
+    await redis
+      .multi()
+      .sadd(keys.fleet.hosts(), 'ghost')
+      .set(keys.fleet.where('bad-json'), 'ghost')
+      .set(keys.fleet.where('bad-schema'), 'ghost')
+      .set(keys.fleet.where('ghost-1'), 'ghost')
       .exec();
   }, 60_000);
 
@@ -68,7 +68,7 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
   it('get() and pause() of a corrupt record fail with E_CORRUPT_STATE naming its key', async () => {
     const { client } = fleet;
     for (const id of ['bad-json', 'bad-schema']) {
-      const key = client.keys.sandbox(id);
+      const key = client.keys.host('ghost').sandbox(id);
       await expect(client.get(id)).rejects.toMatchObject({
         code: ErrorCode.CorruptState,
         message: expect.stringContaining(key),
@@ -103,7 +103,7 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
     })();
     try {
       // The ghost beats once, briefly, and never again.
-      await client.store.beat(heartbeat('ghost'), 300);
+      await client.store.hosts.publishBeat(heartbeat('ghost'), 300);
       const lost = await pollUntil(
         'a host.lost event for ghost',
         async () => seen.find((event) => event.type === 'host.lost' && event.lostHostId === 'ghost'),

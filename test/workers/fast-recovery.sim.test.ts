@@ -37,7 +37,7 @@ describe('a restarted worker takes back its dead predecessor job at once [CH sim
     first.kill('SIGKILL');
     await first;
     const killedAt = Date.now();
-    const lockKey = `${client.keys.bullJob('hf', snapshot.jobId)}:lock`;
+    const lockKey = `${client.keys.host('hf').bullJob(snapshot.jobId)}:lock`;
     const lockLeftMs = await client.store.redis.pttl(lockKey);
     // The dead worker's lock is the real default one, with most of its minute left.
     expect(lockLeftMs).toBeGreaterThan(DEFAULT_WORKER_OPTIONS.lockDuration! - 15_000);

@@ -81,7 +81,7 @@ describe('job order without timers [CH simulator stand-in]', () => {
     await client.abandon(lost.ref);
     const pause = await client.pause(id);
     expect(await pause.result(5_000)).toMatchObject({ state: 'paused' });
-    expect(await client.store.sequences.watermark(id)).toBe(lost.ref.seq + 1);
+    expect(await client.store.sequences.watermark('o1', id)).toBe(lost.ref.seq + 1);
     await (await client.destroy(id)).result();
   });
 
@@ -98,7 +98,7 @@ describe('job order without timers [CH simulator stand-in]', () => {
     const resume = await client.resume(id);
     expect(await resume.result(5_000)).toMatchObject({ state: 'running' });
     // create (1), pause (2), resume (3): every number finished, none skipped or waiting.
-    expect(await client.store.sequences.watermark(id)).toBe(3);
+    expect(await client.store.sequences.watermark('o1', id)).toBe(3);
     await (await client.destroy(id)).result();
   });
 

@@ -70,7 +70,7 @@ describe('a lost host is found again, and records Redis lost come back [CH simul
     const onH2 = await client.list({ hostId: 'h2', state: 'running' });
     expect(onH2).toHaveLength(1);
     const sandboxId = onH2[0]!.sandboxId;
-    await client.store.redis.del(client.keys.sandbox(sandboxId));
+    await client.store.redis.del(client.keys.host('h2').sandbox(sandboxId));
     expect(await client.get(sandboxId)).toBeUndefined();
 
     const back = await waitFor('the record to be republished', () => client.get(sandboxId));

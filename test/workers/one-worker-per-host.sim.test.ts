@@ -112,7 +112,7 @@ describe('one worker per host: the state dir lock and the host lease [CH simulat
     // The dead worker's lease is still in Redis, for most of its 30 s.
     const stale = await client.store.hosts.leaseOf('hq');
     expect(stale?.pid).toBe(dead.pid);
-    const staleTtlMs = await client.store.redis.pttl(client.keys.hostLease('hq'));
+    const staleTtlMs = await client.store.redis.pttl(client.keys.host('hq').lease());
     expect(staleTtlMs).toBeGreaterThan(15_000);
 
     holder = (await host.startWorker()).child;

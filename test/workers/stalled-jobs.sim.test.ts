@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
 import { SlotClaims } from '../../src/network/index.ts';
-import { bullPrefix, hostQueueName } from '../../src/queues/names.ts';
+import { hostPrefix, hostQueueName } from '../../src/queues/names.ts';
 import { pollUntil } from '../../src/util/poll.ts';
 import { TEST_REDIS_URL } from '../support/fleet.ts';
 import { useKillableWorker } from '../support/killable-worker.ts';
@@ -53,7 +53,7 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
     expect(await queue.getJobState(create.jobId)).toBe('active');
 
     // BullMQ's own stalled check, from a plain worker that allows no stall, once the lock is gone.
-    const jobKey = client.keys.bullJob('hs', create.jobId);
+    const jobKey = client.keys.host('hs').bullJob(create.jobId);
     const redis = client.store.redis;
     await pollUntil(
       'the dead worker lock to expire',
@@ -68,7 +68,7 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
       },
       {
         connection,
-        prefix: bullPrefix(host.keyPrefix),
+        prefix: hostPrefix(host.keyPrefix, 'hs'),
         autorun: false,
         maxStalledCount: 0,
         stalledInterval: 200,
@@ -99,7 +99,7 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
     }
     expect((await queue.getJob(create.jobId))?.failedReason).toBe(STALL_LIMIT);
     // Behind the processor's back: no outcome yet, the ledger still says creating.
-    expect(await client.store.getOutcome(create.jobId)).toBeUndefined();
+    expect(await client.store.getOutcome('hs', create.jobId)).toBeUndefined();
     const ledgerPath = join(stateDir, 'ledger.json');
     expect(JSON.parse(await readFile(ledgerPath, 'utf8')).sandboxes['stall-1']).toMatchObject({
       state: 'creating',

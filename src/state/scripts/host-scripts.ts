@@ -23,49 +23,64 @@ return 0
 `;
 
 /**
- * One heartbeat: the beat itself (expiring), the host in the registry and in the
- * last-seen index, the lease renewed (or taken again if Redis lost it), and the lost mark
- * cleared. Returns {was lost (0|1), lease: 'held' or the other holder's value}.
+ * One heartbeat on the host's slot: the beat itself (expiring), the lease renewed (or
+ * taken again if Redis lost it), and the lost mark cleared. Returns {was lost (0|1),
+ * 'held' or the other holder's value, reserved vcpus, memoryMib, slots}: the reservations
+ * go into the fleet's placement figures.
  *
- * KEYS: heartbeat, hosts, hosts-seen, lost, lease.
- * ARGV: heartbeat json, heartbeat ttl ms, host id, lease token, lease value, lease ttl ms.
+ * KEYS: heartbeat, lost, lease, reserved.
+ * ARGV: heartbeat json, heartbeat ttl ms, lease token, lease value, lease ttl ms.
  */
 export const BEAT_LUA = `
-${LUA_NOW}
-local lease = redis.call('GET', KEYS[5])
-if lease and cjson.decode(lease).token ~= ARGV[4] then return {0, lease} end
-redis.call('SET', KEYS[5], ARGV[5], 'PX', tonumber(ARGV[6]))
+local lease = redis.call('GET', KEYS[3])
+if lease and cjson.decode(lease).token ~= ARGV[3] then return {0, lease, 0, 0, 0} end
+redis.call('SET', KEYS[3], ARGV[4], 'PX', tonumber(ARGV[5]))
 redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
-redis.call('SADD', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[3], nowMs(), ARGV[3])
-return {redis.call('DEL', KEYS[4]), 'held'}
+local used = redis.call('HMGET', KEYS[4], 'vcpus', 'memoryMib', 'slots')
+return {redis.call('DEL', KEYS[2]), 'held', tonumber(used[1] or '0'), tonumber(used[2] or '0'), tonumber(used[3] or '0')}
 `;
 
 /**
- * Marks a host lost once: only when its heartbeat is gone and it was last seen before the
- * grace window; its sandboxes' records say `lost` in the same step (indexes and counters
- * with them), so a host that beats again (clearing the mark, then republishing) can never
- * be overwritten by a late marker. Reads only that host's own index. Returns the ids of
- * the sandboxes marked, or false when the host is not (newly) lost.
+ * A host's heartbeat on the fleet's slot: the registry, the last-seen index, and the
+ * host's free capacity in the placement figures and in each of its templates' index.
+ * A template the host no longer serves keeps it in its index, but placement checks the
+ * figures' own template list.
  *
- * KEYS: heartbeat, hosts-seen, lost, host index.
- * ARGV: host id, grace ms, updatedAt, key prefix ("<prefix>:").
+ * KEYS: hosts, hosts-seen, host-free.
+ * ARGV: host id, free figures json ({v, m, s, exp, t}), fleet prefix ("<prefix>:").
+ */
+export const BEAT_FLEET_LUA = `
+${LUA_NOW}
+local free = cjson.decode(ARGV[2])
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], nowMs(), ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+for _, t in ipairs(free.t) do redis.call('ZADD', ARGV[3] .. 'place:' .. t, free.m, ARGV[1]) end
+return 1
+`;
+
+/**
+ * Marks a host lost once, on its own slot: only when its heartbeat is gone; its sandboxes'
+ * records say \`lost\` in the same step (indexes and counters with them), so a host that
+ * beats again (clearing the mark, then republishing) can never be overwritten by a late
+ * marker. Reads only that host's own index. Returns the ids of the sandboxes marked, or
+ * false when the host is alive or already marked. (The caller picks hosts silent past the
+ * grace window from the fleet's last-seen index.)
+ *
+ * KEYS: heartbeat, lost, live index.  ARGV: updatedAt, host prefix ("<prefix>:").
  */
 export const MARK_LOST_LUA = `
-${LUA_NOW}
 ${LUA_WRITE_RECORD}
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local seen = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
-if nowMs() - seen < tonumber(ARGV[2]) then return false end
-if not redis.call('SET', KEYS[3], '1', 'NX') then return false end
+if not redis.call('SET', KEYS[2], '1', 'NX') then return false end
 local marked = {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+for _, member in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   local id = string.match(member, '|([^|]+)$')
-  local record = decodeRecord(redis.call('GET', ARGV[4] .. 'sandbox:' .. id))
+  local record = decodeRecord(redis.call('GET', ARGV[2] .. 'sandbox:' .. id))
   if record and record.state ~= 'lost' then
     record.state = 'lost'
-    record.updatedAt = ARGV[3]
-    writeRecord(ARGV[4], id, cjson.encode(record), record, 0)
+    record.updatedAt = ARGV[1]
+    writeRecord(ARGV[2], id, cjson.encode(record), record, 0)
     marked[#marked + 1] = id
   end
 end

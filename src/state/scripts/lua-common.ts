@@ -1,7 +1,8 @@
 /**
- * Lua shared by hangar's Redis scripts. Every script runs atomically on one shard (all our
- * keys carry the `{fleet}` tag), so check-then-act inside one script never races another
- * producer or worker.
+ * Lua shared by hangar's Redis scripts. Every script runs atomically on one slot: a host's
+ * (`{host:<id>}`) or the fleet's (`{fleet}`), so check-then-act inside one script never
+ * races another producer or worker, and each is legal on a Redis Cluster. Keys a script
+ * builds from its prefix argument are on the same slot as its declared keys.
  */
 
 /** `now` in ms from the server's clock, so producers' and workers' clocks never matter. */
@@ -50,5 +51,24 @@ export const LUA_JOB_LIVE = `
 local function jobLive(jobKey)
   if redis.call('EXISTS', jobKey) == 0 then return false end
   return not redis.call('HGET', jobKey, 'finishedOn')
+end
+`;
+
+/**
+ * Appends an event to the host's outbox (`<host prefix>:outbox`), numbered, in the same
+ * script as the change it tells of; the worker forwards it to the fleet's stream, once.
+ * A counter that is new (first use, or lost with a Redis that kept nothing) starts from
+ * the clock (ms x 1000), so numbers keep growing past what was forwarded before.
+ */
+export const LUA_OUTBOX = `
+local function toOutbox(hostPrefix, json)
+  local n = redis.call('INCR', hostPrefix .. 'outbox-n')
+  if n == 1 then
+    local t = redis.call('TIME')
+    n = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) * 1000
+    -- Formatted by hand: Lua would print a 16-digit number as 1.7e+15.
+    redis.call('SET', hostPrefix .. 'outbox-n', string.format('%.0f', n))
+  end
+  redis.call('RPUSH', hostPrefix .. 'outbox', string.format('%.0f', n) .. '|' .. json)
 end
 `;

@@ -1,9 +1,12 @@
+import { LUA_OUTBOX } from './lua-common.ts';
+
 /**
- * Lua that writes a sandbox record together with its indexes and counters, so a listing
- * or a count never disagrees with the records. Indexes are sorted sets of
+ * Lua that writes a sandbox record together with its host's indexes and counters, so a
+ * listing or a count never disagrees with the records. Indexes are sorted sets of
  * `<createdAt>|<sandboxId>` (all scores 0): ordered by creation, paged by member with
- * ZRANGE BYLEX, stable under concurrent writes. A destroyed or failed record leaves every
- * index and expires after the retention.
+ * ZRANGE BYLEX, stable under concurrent writes, and mergeable across hosts by member. A
+ * destroyed or failed record leaves every index and expires after the retention. `p` is
+ * the host's prefix with its trailing colon: every key here is on the host's slot.
  */
 export const LUA_WRITE_RECORD = `
 local function isGone(state) return state == 'destroyed' or state == 'failed' end
@@ -16,7 +19,7 @@ local function decodeRecord(json)
   return nil
 end
 local function indexKeys(p, r)
-  local keys = { p .. 'idx:live', p .. 'idx:host:' .. tostring(r.hostId), p .. 'idx:state:' .. r.state }
+  local keys = { p .. 'idx:live', p .. 'idx:state:' .. r.state }
   if type(r.labels) == 'table' then
     for k, v in pairs(r.labels) do keys[#keys + 1] = p .. 'idx:label:' .. k .. '=' .. tostring(v) end
   end
@@ -51,19 +54,21 @@ end
 
 /**
  * Writes one sandbox record with its indexes and counters and, when its state changed,
- * publishes the state event (stream, fleet channel, sandbox channel), in one step.
+ * its state event (to the host's outbox for the stream, and on the fleet's and the
+ * sandbox's channels), in one step on the host's slot.
  *
- * KEYS: record, stream.
- * ARGV: key prefix ("<prefix>:"), sandbox id, record json, retention seconds, event json
- *       ('' for none), fleet channel, sandbox channel, stream max length.
+ * KEYS: record.
+ * ARGV: host prefix ("<prefix>:"), sandbox id, record json, retention seconds, event json
+ *       ('' for none), fleet channel, sandbox channel.
  * Returns the previous state, or false when there was no (readable) record.
  */
 export const PUT_SANDBOX_LUA = `
 ${LUA_WRITE_RECORD}
+${LUA_OUTBOX}
 local new = cjson.decode(ARGV[3])
 local previous = writeRecord(ARGV[1], ARGV[2], ARGV[3], new, tonumber(ARGV[4]))
 if ARGV[5] ~= '' and previous ~= new.state then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[5])
+  toOutbox(ARGV[1], ARGV[5])
   redis.call('PUBLISH', ARGV[6], ARGV[5])
   redis.call('PUBLISH', ARGV[7], ARGV[5])
 end

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../../redis/connections.ts';
 
 /** A Lua script with its SHA1, run by EVALSHA and loaded on the first NOSCRIPT (after a Redis restart too). */
 export class RedisScript {
@@ -12,7 +13,11 @@ export class RedisScript {
   }
 
   /** Runs the script: one round trip in the common case, two after a server restart. */
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(
+    redis: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {

@@ -1,32 +1,137 @@
-import { LUA_MARK_FINISHED, LUA_NOW, LUA_RELEASE } from './lua-common.ts';
+import { LUA_MARK_FINISHED, LUA_NOW, LUA_OUTBOX, LUA_RELEASE } from './lua-common.ts';
+import { LUA_WRITE_RECORD } from './record-scripts.ts';
 
 /**
- * Enqueue, in one step: answer a repeated idempotency key with its first job; find where
- * the job goes (a create: the live host with the template and the most free memory; a
- * restore: the snapshot's host; any other op: the sandbox's host, which must be live unless
- * it is a destroy, and the sandbox not destroyed or failed); refuse a create or restore of a
- * sandbox id used before; reserve the capacity of a create or restore; take the sandbox's
- * next sequence number and record which job holds it.
+ * Placement of a create or restore, on the fleet's slot: answer a repeated idempotency key
+ * with its first job; refuse a sandbox id that is taken; choose the host (a create: the
+ * first host in the template's index, most free memory first, whose last heartbeat is
+ * fresh and whose free capacity fits, else the first fresh one, since the figures may lag;
+ * a restore: the snapshot's host); take the capacity
+ * from that host's free figures (its next heartbeat sets them from the truth again); and
+ * record which host holds the sandbox. The host's own slot then reserves for real
+ * (ENQUEUE, mode 'placed'). Reads the top of one sorted set: its cost does not grow with
+ * the fleet unless the fleet is full.
  *
- * KEYS: idem, seq, seq-jobs, record.
- * ARGV: op, sandboxId, job id suffix, idem ttl (0: no key), key prefix ("<prefix>:"),
- *       placement ('sandbox' | 'create' | 'snapshot' | 'host'), template, snapshot or host id,
- *       vcpus, memoryMib. 'host' takes a number on a given host with no checks (a batch
- *       child, whose sandbox was checked when the batch was made).
+ * KEYS: idem (or placeholder), where, host-free, placement index (create) or snapshot record (restore).
+ * ARGV: op, sandboxId, job id suffix, idem ttl (0: no key), 'create' | 'snapshot', vcpus,
+ *       memoryMib, template, excluded host ids (comma-separated), fleet prefix ("<prefix>:").
+ * Returns {'ok', ref, vcpus, memoryMib} | {'dup', ref} | {'exists'} | {'nocap', report} |
+ *         {'notfound', what} | {'lost', hostId} | {'corrupt', key}.
+ */
+export const PLACE_LUA = `
+${LUA_NOW}
+local op, sandboxId, suffix, fp = ARGV[1], ARGV[2], ARGV[3], ARGV[10]
+local idemTtl = tonumber(ARGV[4])
+if idemTtl > 0 then
+  local earlier = redis.call('GET', KEYS[1])
+  if earlier then return {'dup', earlier} end
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'exists'} end
+local vcpus, mem, template = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local excluded = {}
+for h in string.gmatch(ARGV[9], '[^,]+') do excluded[h] = true end
+local now = nowMs()
+local function entryOf(hostId)
+  local json = redis.call('HGET', KEYS[3], hostId)
+  if not json then return nil end
+  local ok, e = pcall(cjson.decode, json)
+  if not ok or type(e) ~= 'table' or tonumber(e.exp) == nil or tonumber(e.exp) < now then return nil end
+  return e
+end
+local function serves(e)
+  if type(e.t) ~= 'table' then return false end
+  for _, t in ipairs(e.t) do if t == template then return true end end
+  return false
+end
+local function fits(e) return e.v >= vcpus and e.m >= mem and e.s >= 1 end
+local chosen, entry, fallback, fallbackEntry
+local report = {}
+if ARGV[5] == 'snapshot' then
+  local json = redis.call('GET', KEYS[4])
+  if not json then return {'notfound', 'snapshot'} end
+  local ok, snap = pcall(cjson.decode, json)
+  if not ok or type(snap) ~= 'table' or type(snap.hostId) ~= 'string' then return {'corrupt', KEYS[4]} end
+  vcpus, mem = tonumber(snap.vcpus), tonumber(snap.memoryMib)
+  local e = entryOf(snap.hostId)
+  if not e then return {'lost', snap.hostId} end
+  report[1] = { hostId = snap.hostId, vcpus = e.v, memoryMib = e.m, slots = e.s }
+  if not excluded[snap.hostId] then chosen, entry = snap.hostId, e end
+else
+  local offset = 0
+  while not chosen do
+    local page = redis.call('ZREVRANGE', KEYS[4], offset, offset + 15)
+    if #page == 0 then break end
+    for _, hostId in ipairs(page) do
+      local e = entryOf(hostId)
+      if e and serves(e) and not excluded[hostId] then
+        if #report < 16 then report[#report + 1] = { hostId = hostId, vcpus = e.v, memoryMib = e.m, slots = e.s } end
+        if not fallback then fallback, fallbackEntry = hostId, e end
+        if fits(e) then chosen, entry = hostId, e break end
+      end
+    end
+    offset = offset + 16
+  end
+end
+-- The figures may lag (room given back since the last heartbeat): with no host fitting by
+-- them, the best live one is asked; its own slot answers for certain.
+if not chosen and fallback then chosen, entry = fallback, fallbackEntry end
+if not chosen then return {'nocap', cjson.encode(report)} end
+entry.v, entry.m, entry.s = entry.v - vcpus, entry.m - mem, entry.s - 1
+redis.call('HSET', KEYS[3], chosen, cjson.encode(entry))
+for _, t in ipairs(entry.t) do redis.call('ZADD', fp .. 'place:' .. t, entry.m, chosen) end
+redis.call('SET', KEYS[2], chosen)
+local ref = cjson.encode({ jobId = op .. '-' .. sandboxId .. '-1-' .. suffix, hostId = chosen, sandboxId = sandboxId, op = op, seq = 1 })
+if idemTtl > 0 then redis.call('SET', KEYS[1], ref, 'EX', idemTtl) end
+return {'ok', ref, vcpus, mem}
+`;
+
+/**
+ * Undoes a placement whose host refused it or whose job was never added: the sandbox id is
+ * free again, the idempotency key too (if it still names this job), and the host's free
+ * figures get the capacity back.
+ *
+ * KEYS: where, idem (or placeholder), host-free.
+ * ARGV: hostId, jobId, vcpus, memoryMib, fleet prefix ("<prefix>:").
+ */
+export const UNPLACE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+local idem = redis.call('GET', KEYS[2])
+if idem then
+  local ok, ref = pcall(cjson.decode, idem)
+  if ok and type(ref) == 'table' and ref.jobId == ARGV[2] then redis.call('DEL', KEYS[2]) end
+end
+local json = redis.call('HGET', KEYS[3], ARGV[1])
+if json then
+  local ok, e = pcall(cjson.decode, json)
+  if ok and type(e) == 'table' and type(e.t) == 'table' then
+    e.v, e.m, e.s = e.v + tonumber(ARGV[3]), e.m + tonumber(ARGV[4]), e.s + 1
+    redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(e))
+    for _, t in ipairs(e.t) do redis.call('ZADD', ARGV[5] .. 'place:' .. t, e.m, ARGV[1]) end
+  end
+end
+return 1
+`;
+
+/**
+ * Enqueue on a host's slot, in one step. Mode 'sandbox' (a job on an existing sandbox):
+ * answer a repeated idempotency key with its first job; the sandbox must exist, not be
+ * destroyed or failed, and its host be live (a destroy excepted); take its next number.
+ * Mode 'placed' (a create or restore placed here): the host must be live and have room
+ * (heartbeat capacity less reservations), the capacity is reserved, and the sandbox takes
+ * number 1; repeating it for the same job changes nothing. Mode 'host' (a batch child,
+ * whose sandbox was checked when the batch was made): the next number, no checks.
+ *
+ * KEYS: idem (or placeholder), seq, seq-jobs, record, heartbeat, reservations, reserved.
+ * ARGV: op, sandboxId, job id suffix, idem ttl (0: no key), mode, job id (placed), vcpus,
+ *       memoryMib, host id, prefix of this host's job keys.
  * Returns {'ok', ref} | {'dup', ref, jobExists} | {'exists'} | {'nocap', report} |
  *         {'notfound', what} | {'illegal', state} | {'lost', hostId} | {'corrupt', key}.
  */
 export const ENQUEUE_LUA = `
 ${LUA_NOW}
-local op, sandboxId, suffix, p = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
+local op, sandboxId, suffix, mode, hostId = ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[9]
 local idemTtl = tonumber(ARGV[4])
-if idemTtl > 0 then
-  local earlier = redis.call('GET', KEYS[1])
-  if earlier then
-    local ref = cjson.decode(earlier)
-    return {'dup', earlier, redis.call('EXISTS', p .. 'host-' .. ref.hostId .. ':' .. ref.jobId)}
-  end
-end
+local now = nowMs()
 local function decoded(key)
   local json = redis.call('GET', key)
   if not json then return nil end
@@ -34,70 +139,52 @@ local function decoded(key)
   if not ok or type(value) ~= 'table' then return false end
   return value
 end
-local placement = ARGV[6]
-local vcpus, mem = tonumber(ARGV[8]), tonumber(ARGV[9])
-local chosen
-local candidates = {}
-if placement == 'sandbox' then
+local function refOf(jobId, seq)
+  return cjson.encode({ jobId = jobId, hostId = hostId, sandboxId = sandboxId, op = op, seq = seq })
+end
+if mode == 'placed' then
+  local jobId = ARGV[6]
+  local held = redis.call('HGET', KEYS[3], 1)
+  if held and string.sub(held, 1, #jobId + 1) == jobId .. '|' then return {'ok', refOf(jobId, 1)} end
+  if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return {'exists'} end
+  local beat = decoded(KEYS[5])
+  if not beat then return {'lost', hostId} end
+  local vcpus, mem = tonumber(ARGV[7]), tonumber(ARGV[8])
+  local used = redis.call('HMGET', KEYS[7], 'vcpus', 'memoryMib', 'slots')
+  local freeV = beat.capacity.vcpus - tonumber(used[1] or '0')
+  local freeM = beat.capacity.memoryMib - tonumber(used[2] or '0')
+  local freeS = beat.capacity.slots - tonumber(used[3] or '0')
+  if freeV < vcpus or freeM < mem or freeS < 1 then
+    return {'nocap', cjson.encode({{ hostId = hostId, vcpus = freeV, memoryMib = freeM, slots = freeS }})}
+  end
+  redis.call('HSET', KEYS[6], sandboxId, vcpus .. '|' .. mem .. '|' .. jobId .. '|' .. now)
+  redis.call('HINCRBY', KEYS[7], 'vcpus', vcpus)
+  redis.call('HINCRBY', KEYS[7], 'memoryMib', mem)
+  redis.call('HINCRBY', KEYS[7], 'slots', 1)
+  redis.call('SET', KEYS[2], 1)
+  redis.call('HSET', KEYS[3], 1, jobId .. '|' .. now)
+  return {'ok', refOf(jobId, 1)}
+end
+if idemTtl > 0 then
+  local earlier = redis.call('GET', KEYS[1])
+  if earlier then
+    local ref = cjson.decode(earlier)
+    return {'dup', earlier, redis.call('EXISTS', ARGV[10] .. ref.jobId)}
+  end
+end
+if mode == 'sandbox' then
   local record = decoded(KEYS[4])
   if record == nil then return {'notfound', 'sandbox ' .. sandboxId} end
   if record == false or type(record.hostId) ~= 'string' then return {'corrupt', KEYS[4]} end
   if (record.state == 'destroyed' or record.state == 'failed') and op ~= 'destroy' then
     return {'illegal', record.state}
   end
-  if op ~= 'destroy' and redis.call('EXISTS', p .. 'heartbeat:' .. record.hostId) == 0 then
-    return {'lost', record.hostId}
-  end
-  chosen = record.hostId
-elseif placement == 'host' then
-  chosen = ARGV[7]
-else
-  if redis.call('EXISTS', KEYS[2]) == 1 then return {'exists'} end
-  if placement == 'snapshot' then
-    local snapshot = decoded(p .. 'snapshot:' .. ARGV[7])
-    if snapshot == nil then return {'notfound', 'snapshot ' .. ARGV[7]} end
-    if snapshot == false then return {'corrupt', p .. 'snapshot:' .. ARGV[7]} end
-    candidates = { snapshot.hostId }
-    vcpus, mem = tonumber(snapshot.vcpus), tonumber(snapshot.memoryMib)
-  else
-    candidates = redis.call('SMEMBERS', p .. 'hosts')
-    table.sort(candidates)
-  end
-  local bestFree, bestSlots = -1, 0
-  local report = {}
-  for _, hostId in ipairs(candidates) do
-    local beat = decoded(p .. 'heartbeat:' .. hostId)
-    local serves = placement == 'snapshot'
-    if beat and placement == 'create' and type(beat.templates) == 'table' then
-      for _, t in ipairs(beat.templates) do if t == ARGV[7] then serves = true end end
-    end
-    if beat and serves then
-      local used = redis.call('HMGET', p .. 'reserved:' .. hostId, 'vcpus', 'memoryMib', 'slots')
-      local freeV = beat.capacity.vcpus - tonumber(used[1] or '0')
-      local freeM = beat.capacity.memoryMib - tonumber(used[2] or '0')
-      local usedS = tonumber(used[3] or '0')
-      local freeS = beat.capacity.slots - usedS
-      report[#report + 1] = { hostId = hostId, vcpus = freeV, memoryMib = freeM, slots = freeS }
-      if freeV >= vcpus and freeM >= mem and freeS >= 1 then
-        if freeM > bestFree or (freeM == bestFree and usedS < bestSlots) then
-          chosen, bestFree, bestSlots = hostId, freeM, usedS
-        end
-      end
-    end
-  end
-  if not chosen then return {'nocap', cjson.encode(report)} end
+  if op ~= 'destroy' and redis.call('EXISTS', KEYS[5]) == 0 then return {'lost', hostId} end
 end
-local now = nowMs()
 local seq = redis.call('INCR', KEYS[2])
 local jobId = op .. '-' .. sandboxId .. '-' .. seq .. '-' .. suffix
 redis.call('HSET', KEYS[3], seq, jobId .. '|' .. now)
-if placement == 'create' or placement == 'snapshot' then
-  redis.call('HSET', p .. 'reservations:' .. chosen, sandboxId, vcpus .. '|' .. mem .. '|' .. jobId .. '|' .. now)
-  redis.call('HINCRBY', p .. 'reserved:' .. chosen, 'vcpus', vcpus)
-  redis.call('HINCRBY', p .. 'reserved:' .. chosen, 'memoryMib', mem)
-  redis.call('HINCRBY', p .. 'reserved:' .. chosen, 'slots', 1)
-end
-local ref = cjson.encode({ jobId = jobId, hostId = chosen, sandboxId = sandboxId, op = op, seq = seq })
+local ref = refOf(jobId, seq)
 if idemTtl > 0 then redis.call('SET', KEYS[1], ref, 'EX', idemTtl) end
 return {'ok', ref}
 `;
@@ -105,8 +192,11 @@ return {'ok', ref}
 /**
  * An add that failed: unless the job exists after all, its number is marked finished (so
  * nobody waits for it), its reservation released, and its idempotency key freed for a retry.
+ * A create or restore that never got its job leaves no sequence behind, so the id can be
+ * placed again.
  *
- * KEYS: job, seq-done, seq-fin, seq-jobs, reservations, reserved, idem.
+ * KEYS: job, seq-done, seq-fin, seq-jobs, reservations, reserved, idem (or placeholder),
+ *       seq, record.
  * ARGV: seq, sandboxId, jobId.
  */
 export const SKIP_LUA = `
@@ -120,17 +210,20 @@ if res and string.find(res, '|' .. ARGV[3] .. '|', 1, true) then
 end
 local idem = redis.call('GET', KEYS[7])
 if idem and cjson.decode(idem).jobId == ARGV[3] then redis.call('DEL', KEYS[7]) end
+if tonumber(ARGV[1]) == 1 and redis.call('EXISTS', KEYS[9]) == 0 then
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[8])
+end
 return 1
 `;
 
 /**
- * May job `seq` of a sandbox run now? Its predecessor (the first unfinished number) holds it
+ * May job \`seq\` of a sandbox run now? Its predecessor (the first unfinished number) holds it
  * back only while that predecessor can still run: its job is live in BullMQ, or its add is
  * younger than the grace (a producer between taking the number and adding the job). A
  * number whose job never arrived is skipped; one whose job BullMQ finished without us
  * settling it (it stalled out) is reported so the worker settles it first.
  *
- * KEYS: seq-done, seq-fin, seq-jobs.  ARGV: seq, prefix of this queue's job keys, grace ms.
+ * KEYS: seq-done, seq-fin, seq-jobs.  ARGV: seq, prefix of this host's job keys, grace ms.
  * Returns {'run'} | {'finished'} | {'wait', jobId} | {'orphan', jobId, its number}.
  */
 export const GATE_LUA = `
@@ -159,33 +252,48 @@ return {'wait', ''}
 `;
 
 /**
- * A job's end, in one step: its outcome, its number finished, its event on the stream, the
- * fleet channel and the enqueuing client's own channel, and (for a destroy, or a
- * create/restore that failed for good) its reservation released and the sandbox's record
- * and sequence keys set to expire after the retention. Returns {stream position, the
- * successor's job id or false}.
+ * A job's end, in one step on its host's slot: the sandbox's record with its indexes and
+ * its state event (when the job changed it), the job's outcome, its number finished, its
+ * event (to the host's outbox for the stream, on the fleet's and sandbox's channels and on
+ * the enqueuing client's own channel), and (for a destroy, or a create/restore that failed
+ * for good) its reservation released and the sandbox's record and sequence keys set to
+ * expire after the retention. Returns the successor's job id or false.
  *
- * KEYS: outcome, seq-done, seq-fin, seq-jobs, stream, reservations, reserved, seq, record.
+ * KEYS: outcome, seq-done, seq-fin, seq-jobs, reservations, reserved, seq, record.
  * ARGV: outcome json, outcome ttl, seq, event json, fleet channel, reply channel ('' for
- *       none), stream max length, sandbox id to release ('' for none), retention seconds.
+ *       none), sandbox id to release ('' for none), retention seconds, host prefix
+ *       ("<prefix>:"), sandbox channel, record json ('' for none), state event json ('' for none).
  */
 export const FINISH_LUA = `
 ${LUA_MARK_FINISHED}
 ${LUA_RELEASE}
+${LUA_WRITE_RECORD}
+${LUA_OUTBOX}
+local p, retention = ARGV[9], tonumber(ARGV[8])
+if ARGV[11] ~= '' then
+  local record = cjson.decode(ARGV[11])
+  local previous = writeRecord(p, record.sandboxId, ARGV[11], record, retention)
+  if ARGV[12] ~= '' and previous ~= record.state then
+    toOutbox(p, ARGV[12])
+    redis.call('PUBLISH', ARGV[5], ARGV[12])
+    redis.call('PUBLISH', ARGV[10], ARGV[12])
+  end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
 local w = markFinished(KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[3]))
-local position = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[4])
+toOutbox(p, ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[4])
+redis.call('PUBLISH', ARGV[10], ARGV[4])
 if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[4]) end
 local nextJob = redis.call('HGET', KEYS[4], w + 1)
-if ARGV[8] ~= '' then
-  releaseReservation(KEYS[6], KEYS[7], ARGV[8])
+if ARGV[7] ~= '' then
+  releaseReservation(KEYS[5], KEYS[6], ARGV[7])
   if not nextJob then
-    for _, key in ipairs({ KEYS[2], KEYS[3], KEYS[4], KEYS[8], KEYS[9] }) do
-      redis.call('EXPIRE', key, tonumber(ARGV[9]))
+    for _, key in ipairs({ KEYS[2], KEYS[3], KEYS[4], KEYS[7], KEYS[8] }) do
+      redis.call('EXPIRE', key, retention)
     end
   end
 end
 if nextJob then nextJob = string.match(nextJob, '^(.*)|%d+$') end
-return {position, nextJob or false}
+return nextJob or false
 `;

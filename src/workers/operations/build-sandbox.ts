@@ -80,7 +80,13 @@ export function sandboxBuildSteps(
     {
       name: plan.final,
       run: async () =>
-        (entry = await setSandboxState(ctx, entry, plan.final, { diskBytes: disk!.usedBytes, pid: vm.pid })),
+        (entry = await setSandboxState(
+          ctx,
+          entry,
+          plan.final,
+          { diskBytes: disk!.usedBytes, pid: vm.pid },
+          { atFinish: true },
+        )),
     },
   ];
   return { steps, entry: () => entry };

@@ -27,7 +27,7 @@ export async function destroySandbox(
       run: async () => (entry = await setSandboxState(ctx, { ...entry!, jobId: run.jobId }, 'destroying')),
     },
     ...teardownSteps(ctx, () => entry!),
-    { name: 'records', run: () => setSandboxState(ctx, entry!, 'destroyed') },
+    { name: 'records', run: () => setSandboxState(ctx, entry!, 'destroyed', {}, { atFinish: true }) },
   ]);
   return { outcome: 'done', sandboxId: payload.sandboxId, state: 'destroyed' };
 }

@@ -34,7 +34,7 @@ export async function pauseSandbox(
   }
   const outcome = await ctx.vms.get(entry.sandboxId).ensurePaused();
   run.log.info({ outcome }, 'paused');
-  await setSandboxState(ctx, entry, 'paused');
+  await setSandboxState(ctx, entry, 'paused', {}, { atFinish: true });
   return {
     outcome: entry.state === 'paused' ? 'already' : outcome,
     sandboxId: entry.sandboxId,
@@ -54,7 +54,7 @@ export async function resumeSandbox(
   }
   const outcome = await ctx.vms.get(entry.sandboxId).ensureResumed();
   run.log.info({ outcome }, 'resumed');
-  await setSandboxState(ctx, entry, 'running');
+  await setSandboxState(ctx, entry, 'running', {}, { atFinish: true });
   return {
     outcome: entry.state === 'running' ? 'already' : outcome,
     sandboxId: entry.sandboxId,

@@ -114,7 +114,14 @@ export async function snapshotSandbox(
     { name: 'restore-state', run: async () => (backTo === 'running' ? vm.ensureResumed() : undefined) },
     {
       name: 'done',
-      run: async () => (entry = await setSandboxState(ctx, { ...entry, priorState: undefined }, backTo)),
+      run: async () =>
+        (entry = await setSandboxState(
+          ctx,
+          { ...entry, priorState: undefined },
+          backTo,
+          {},
+          { atFinish: true },
+        )),
     },
   ]);
   return {
