@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { HostLedger } from '../../src/state/host-ledger.ts';
 
 /** Files under a state dir that no live record owns, once every sandbox is destroyed. */
 export interface FileLeaks {
@@ -31,7 +32,7 @@ export interface FileCensus {
 }
 
 // What the worker keeps in its state dir for itself: the ledger and the demo template it serves.
-const OWN_FILES = new Set(['ledger.json', 'demo-template']);
+const OWN_FILES = new Set(['ledger.json', 'ledger.json.journal', 'demo-template']);
 const CLAIM = /^([1-9]\d*)\.claim$/;
 
 /** Reads a state dir after every sandbox was destroyed; `hasSnapshot` says whether a snapshot has a record. */
@@ -130,10 +131,8 @@ async function claimOwner(path: string): Promise<string | undefined> {
 
 async function ledgerSandboxes(path: string): Promise<string[]> {
   try {
-    const ledger = JSON.parse(await readFile(path, 'utf8')) as {
-      sandboxes?: Record<string, { state?: string }>;
-    };
-    return Object.entries(ledger.sandboxes ?? {}).map(([id, entry]) => `${id} (${entry.state ?? '?'})`);
+    const ledger = await HostLedger.read(path);
+    return Object.entries(ledger.sandboxes).map(([id, entry]) => `${id} (${entry.state})`);
   } catch {
     return [];
   }

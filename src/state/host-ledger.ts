@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../util/atomic-write.ts';
 import { readFileIfExists } from '../util/read-file-if-exists.ts';
 import { Identifier } from '../validation/identifiers.ts';
 import { parseStrict } from './fleet-store.ts';
+import { type JournalRecord, LedgerJournal } from './ledger-journal.ts';
 import { SandboxRecord } from './record-schemas.ts';
 
 /**
@@ -44,28 +45,47 @@ const LedgerFile = z.object({
 });
 type LedgerFile = z.infer<typeof LedgerFile>;
 
+/** How many journal lines build up before the ledger file is rewritten and the journal emptied. */
+const COMPACT_AFTER_LINES = 2_000;
+
 /**
- * The host's own truth about its sandboxes, on local disk and written atomically: after a
- * restart the worker reconciles the machine against it, whatever Redis says. Writes are
- * serialized in-process; one worker owns a state directory.
+ * The host's own truth about its sandboxes, on local disk: after a restart the worker
+ * reconciles the machine against it, whatever Redis says. A change is durable when its
+ * caller's promise resolves: appended to the journal (`<path>.journal`) and fdatasynced,
+ * with every change that arrived meanwhile in the same append (jobs that finish together
+ * share one fsync). The ledger file itself is rewritten atomically every COMPACT_AFTER_LINES
+ * changes, and the journal emptied. Writes are serialized in-process; one worker owns a
+ * state dir.
  */
 export class HostLedger {
   readonly path: string;
+  readonly #journal: LedgerJournal;
   #data: LedgerFile = { version: 1, sandboxes: {}, snapshots: [] };
   #writes: Promise<void> = Promise.resolve();
   #pending: Promise<void> | undefined;
+  #queued: JournalRecord[] = [];
 
   private constructor(path: string) {
     this.path = path;
+    this.#journal = new LedgerJournal(`${path}.journal`);
   }
 
-  /** Opens (or starts) the ledger at `path`. */
+  /**
+   * Opens (or starts) the ledger at `path`: the file, the journal replayed over it. Opening
+   * writes nothing (a worker that cannot take the state dir's lock must change nothing).
+   */
   static async open(path: string): Promise<HostLedger> {
     const ledger = new HostLedger(path);
     await mkdir(dirname(path), { recursive: true });
-    const text = await readFileIfExists(path);
-    if (text !== undefined) ledger.#data = parseStrict(LedgerFile, path, text) ?? ledger.#data;
+    await ledger.#load();
     return ledger;
+  }
+
+  /** Reads a ledger without taking it over (tools and tests looking at a worker's state dir). */
+  static async read(path: string): Promise<{ sandboxes: Record<string, LedgerEntry>; snapshots: string[] }> {
+    const ledger = new HostLedger(path);
+    await ledger.#load();
+    return { sandboxes: ledger.#data.sandboxes, snapshots: ledger.#data.snapshots };
   }
 
   get(sandboxId: string): LedgerEntry | undefined {
@@ -87,48 +107,65 @@ export class HostLedger {
   /** Records (or replaces) a sandbox's entry. */
   async put(entry: LedgerEntry): Promise<void> {
     const checked = LedgerEntry.parse(entry);
-    await this.#mutate((data) => {
-      data.sandboxes[checked.sandboxId] = checked;
-    });
-  }
-
-  /** Changes a sandbox's state, keeping the rest of its entry. */
-  async setState(sandboxId: string, state: SandboxState): Promise<void> {
-    await this.#mutate((data) => {
-      const entry = data.sandboxes[sandboxId];
-      if (entry !== undefined) entry.state = state;
-    });
+    await this.#change({ put: checked });
   }
 
   async remove(sandboxId: string): Promise<void> {
-    await this.#mutate((data) => {
-      delete data.sandboxes[sandboxId];
-    });
+    await this.#change({ remove: sandboxId });
   }
 
   async addSnapshot(snapshotId: string): Promise<void> {
-    await this.#mutate((data) => {
-      if (!data.snapshots.includes(snapshotId)) data.snapshots.push(snapshotId);
-    });
+    await this.#change({ snapshot: snapshotId });
   }
 
-  /** Records a sandbox's entry and a finished snapshot in one write (one fsync). */
-  async putWithSnapshot(entry: LedgerEntry, snapshotId: string): Promise<void> {
-    const checked = LedgerEntry.parse(entry);
-    await this.#mutate((data) => {
-      data.sandboxes[checked.sandboxId] = checked;
-      if (!data.snapshots.includes(snapshotId)) data.snapshots.push(snapshotId);
-    });
+  /** Closes the journal (the worker is stopping). */
+  async close(): Promise<void> {
+    await this.#writes;
+    await this.#journal.close();
   }
 
-  // Changes that arrive while a write is in flight are applied together and written once
-  // (one fsync for all the jobs that finished meanwhile); each caller resolves when the
-  // write that carries its change is durable.
-  #mutate(change: (data: LedgerFile) => void): Promise<void> {
-    change(this.#data);
+  async #load(): Promise<void> {
+    const text = await readFileIfExists(this.path);
+    if (text !== undefined) this.#data = parseStrict(LedgerFile, this.path, text) ?? this.#data;
+    for (const record of await this.#journal.replay()) this.#apply(record);
+  }
+
+  #apply(record: JournalRecord): void {
+    if ('put' in record) {
+      const entry = parseStrict(LedgerEntry, this.#journal.path, JSON.stringify(record.put))!;
+      this.#data.sandboxes[entry.sandboxId] = entry;
+    } else if ('remove' in record) {
+      delete this.#data.sandboxes[record.remove];
+    } else if (!this.#data.snapshots.includes(record.snapshot)) {
+      this.#data.snapshots.push(record.snapshot);
+    }
+  }
+
+  // The ledger file holds everything, then the journal is emptied. A crash between the two
+  // replays changes the file already has: each is a whole state, so that changes nothing.
+  async #compact(): Promise<void> {
+    await writeFileAtomic(this.path, `${JSON.stringify(this.#data, null, 2)}\n`);
+    await this.#journal.clear();
+  }
+
+  // Changes that arrive while a write is in flight are applied at once and appended
+  // together (one fdatasync for all the jobs that finished meanwhile); each caller resolves
+  // when the append that carries its change is durable.
+  #change(record: JournalRecord): Promise<void> {
+    this.#apply(record);
+    this.#queued.push(record);
     this.#pending ??= this.#writes.then(async () => {
       this.#pending = undefined;
-      await writeFileAtomic(this.path, `${JSON.stringify(this.#data, null, 2)}\n`);
+      const batch = this.#queued;
+      this.#queued = [];
+      try {
+        await this.#journal.append(batch);
+      } catch (error) {
+        // Still applied in memory: the next append carries them again.
+        this.#queued = [...batch, ...this.#queued];
+        throw error;
+      }
+      if (this.#journal.lines >= COMPACT_AFTER_LINES) await this.#compact();
     });
     const next = this.#pending;
     this.#writes = next.catch(() => undefined);

@@ -262,6 +262,7 @@ export class HostWorker {
     await this.#queue.close().catch(() => undefined);
     // quit() lets commands already sent (a last heartbeat, an event) finish before closing.
     await Promise.allSettled([this.#connection?.quit(), this.#redis.quit()]);
+    await this.ctx.ledger.close();
     await this.#lock?.release();
     this.#lock = undefined;
     this.ctx.log.info('worker stopped; VMs left running');

@@ -7,6 +7,7 @@ import { parseWorkerConfig, type WorkerConfigInput } from '../../src/config/work
 import { ErrorCode } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
+import { HostLedger } from '../../src/state/host-ledger.ts';
 import { HostWorker } from '../../src/workers/host-worker.ts';
 import { writeTestTemplate } from '../support/fleet.ts';
 import { useKillableWorker } from '../support/killable-worker.ts';
@@ -60,8 +61,14 @@ describe('one worker per host: the state dir lock and the host lease [CH simulat
     );
   }
 
+  // The ledger's file and journal, as bytes: a refused worker must not touch either.
+  async function ledgerFiles(): Promise<string[]> {
+    const path = join(stateDir(), 'ledger.json');
+    return Promise.all([path, `${path}.journal`].map((file) => readFile(file, 'utf8').catch(() => '')));
+  }
+
   async function expectSandboxesRunning(): Promise<void> {
-    const ledger = JSON.parse(await readFile(join(stateDir(), 'ledger.json'), 'utf8'));
+    const ledger = await HostLedger.read(join(stateDir(), 'ledger.json'));
     expect(Object.keys(ledger.sandboxes).sort()).toEqual([...ids].sort());
     for (const id of ids) {
       const record = await host.client.get(id);
@@ -78,7 +85,7 @@ describe('one worker per host: the state dir lock and the host lease [CH simulat
       const created = await (await client.create({ template: 'base', vcpus: 1, memoryMib: 128 })).result();
       ids.push(String(created.sandboxId));
     }
-    const ledgerBefore = await readFile(join(stateDir(), 'ledger.json'), 'utf8');
+    const ledgerBefore = await ledgerFiles();
     const leaseBefore = await client.store.hosts.leaseOf('hq');
     const holderName = `${hostname()}:${stateDir()}`;
     expect(leaseBefore).toMatchObject({ pid: holder.pid, holder: holderName });
@@ -97,7 +104,7 @@ describe('one worker per host: the state dir lock and the host lease [CH simulat
     expect(sameDir.message).toContain(`state dir ${stateDir()} is in use by another worker`);
     expect(sameDir.message).toContain(`"pid":${holder.pid}`);
 
-    expect(await readFile(join(stateDir(), 'ledger.json'), 'utf8')).toBe(ledgerBefore);
+    expect(await ledgerFiles()).toEqual(ledgerBefore);
     expect(await client.store.hosts.leaseOf('hq')).toEqual(leaseBefore);
     expect(await client.store.hosts.leaseOf('hqx')).toBeUndefined();
     await expectSandboxesRunning();

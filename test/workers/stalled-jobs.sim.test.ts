@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
 import { SlotClaims } from '../../src/network/index.ts';
 import { hostPrefix, hostQueueName } from '../../src/queues/names.ts';
+import { HostLedger } from '../../src/state/host-ledger.ts';
 import { pollUntil } from '../../src/util/poll.ts';
 import { TEST_REDIS_URL } from '../support/fleet.ts';
 import { useKillableWorker } from '../support/killable-worker.ts';
@@ -101,7 +102,7 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
     // Behind the processor's back: no outcome yet, the ledger still says creating.
     expect(await client.store.getOutcome('hs', create.jobId)).toBeUndefined();
     const ledgerPath = join(stateDir, 'ledger.json');
-    expect(JSON.parse(await readFile(ledgerPath, 'utf8')).sandboxes['stall-1']).toMatchObject({
+    expect((await HostLedger.read(ledgerPath)).sandboxes['stall-1']).toMatchObject({
       state: 'creating',
     });
 
@@ -109,7 +110,7 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
     await expect(create.result(30_000)).rejects.toMatchObject({ code: ErrorCode.Stalled });
     await expect(create.result(1_000)).rejects.toThrow(STALL_LIMIT);
     expect(await client.get('stall-1')).toMatchObject({ state: 'failed', lastError: { code: 'E_STALLED' } });
-    expect(JSON.parse(await readFile(ledgerPath, 'utf8')).sandboxes['stall-1']).toBeUndefined();
+    expect((await HostLedger.read(ledgerPath)).sandboxes['stall-1']).toBeUndefined();
     const claims = await new SlotClaims({ dir: join(stateDir, 'slots'), maxSlots: 200 }).list();
     expect([...claims.values()].filter((claim) => claim.owner === 'stall-1')).toEqual([]);
     expect(await namespacesWithPrefix(`${identity.prefix}0`)).toEqual([]);
