@@ -44,7 +44,7 @@ export interface ChAnswer {
   body?: unknown;
   /** A body sent as is (for bodies that are not JSON). */
   raw?: string;
-  /** Made under {work} before the call: paths (a trailing '/' makes a directory, else an empty file), and a copy of {snapshot} at {work}/snap less one file. */
+  /** Made under {work} before the call: paths (a trailing '/' makes a directory, else a 1 MiB sparse file), and a copy of {snapshot} at {work}/snap less one file. */
   given?: { paths?: string[]; snapshotCopy?: { without?: ChSnapshotFile } };
   /** A second VMM, running, that calls vm.send-migration to this cell's receiver_url once the call is made. */
   peer?: 'sends-from-running';

@@ -15,6 +15,7 @@ export {
   type ChSnapshotFile,
   type ChState,
   FROM_API,
+  UNCHANGED,
   VM_CONFIG,
 } from './cell.ts';
 
