@@ -161,7 +161,11 @@ async function unstage(stage: Stage): Promise<void> {
 
 function titleOf(cell: ChAnswer, index: number): string {
   const sent = cell.raw ?? (cell.body === undefined ? '' : JSON.stringify(cell.body));
-  const given = [...(cell.given?.paths ?? []), ...(cell.given?.snapshotCopy ? ['snap/ copy'] : [])];
+  const copy = cell.given?.snapshotCopy;
+  const given = [
+    ...(cell.given?.paths ?? []),
+    ...(copy === undefined ? [] : [`a snapshot copy${copy.without ? ` without ${copy.without}` : ''}`]),
+  ];
   const outcome = cell.text ?? cell.chain?.at(-1) ?? (cell.reply === undefined ? '' : 'with a body');
   return [
     `#${index} ${cell.method} ${cell.endpoint} in ${cell.state}`,

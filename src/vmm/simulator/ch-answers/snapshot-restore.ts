@@ -144,6 +144,18 @@ export const RESTORE_ANSWERS: readonly ChAnswer[] = [
     after: 'Running',
   }),
   restore('no-vm', {
+    body: from('{snapshot}', { memory_restore_mode: 'OnDemand', prefault: true }),
+    status: 400,
+    chain: [
+      FROM_API,
+      RESTORE,
+      'Failed to validate config',
+      "'prefault' cannot be combined with 'memory_restore_mode=ondemand'",
+    ],
+    after: 'no VM',
+    why: 'config.rs RestoreConfig::validate, after config.json is read; ConfigValidation is 400',
+  }),
+  restore('no-vm', {
     body: from('{work}/missing'),
     status: 500,
     chain: [
