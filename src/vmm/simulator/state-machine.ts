@@ -170,19 +170,24 @@ export class SimVmm {
   }
 
   /** Hot-plugs a disk or NIC into a VM (its PCI address), or only adds it to the config (undefined). */
-  addDevice(endpoint: 'vm.add-disk' | 'vm.add-net', list: DeviceList, device: DiskConfig | NetConfig) {
-    const config = this.#configFor(endpoint);
-    withDevice(endpoint, config, list, device);
+  addDevice(
+    endpoint: 'vm.add-disk' | 'vm.add-net',
+    list: DeviceList,
+    device: DiskConfig | NetConfig,
+  ): PciDeviceInfo | undefined {
+    // CH checks the change on a copy of the config first: a bad id is refused even mid-migration.
+    const cold = withDevice(endpoint, this.#configFor(endpoint), list, device);
     const vm = this.#vmOrConfigOnly(endpoint);
     if (vm === undefined) {
-      this.#config = withDevice(endpoint, config, list, device);
+      this.#config = cold;
       return undefined;
     }
+    const config = this.#config!;
     const prefix = list === 'disks' ? '_disk' : '_net';
     const id = device.id ?? `${prefix}${vm.devices.next++}`;
     this.#config = withDevice(endpoint, config, list, { ...device, id });
     const slot = (3 + deviceIds(this.#config).length).toString(16).padStart(2, '0');
-    return { id, bdf: `0000:00:${slot}.0` } satisfies PciDeviceInfo;
+    return { id, bdf: `0000:00:${slot}.0` };
   }
 
   removeDevice(id: string): void {
