@@ -83,13 +83,13 @@ export class SimApiServer {
         if (answer.after === 'exit') res.once('finish', () => this.#deps.exit(0));
       })
       .catch((error: unknown) => {
-        if (error instanceof RawAnswer) {
-          sendText(res, error.status, error.text);
-          return;
-        }
         const failure =
           error instanceof SimApiFailure ? error : new SimApiFailure(500, [FROM_API, String(error)]);
-        this.#deps.log.warn(`${method} ${path} failed ${failure.status}: ${failure.chain.join(': ')}`);
+        this.#deps.log.warn(`${method} ${path} failed ${failure.status}: ${failure.message}`);
+        if (failure instanceof RawAnswer) {
+          sendText(res, failure.status, failure.text);
+          return;
+        }
         send(res, failure.status, failure.chain.length === 0 ? undefined : failure.chain);
         // CH's control loop ends after vmm.shutdown even when the VMM refused it.
         if (path === '/api/v1/vmm.shutdown' && failure.chain[0] === FROM_API)

@@ -10,23 +10,23 @@ export interface SimCall {
   body: unknown;
 }
 
-/** An answer whose body is not a chain: micro_http's own 400, sent verbatim. */
-export class RawAnswer {
-  readonly status: number;
+/** A refusal whose body is not a chain: micro_http's own 400, sent verbatim. */
+export class RawAnswer extends SimApiFailure {
   readonly text: string;
 
   constructor(status: number, text: string) {
-    this.status = status;
+    super(status, []);
     this.text = text;
   }
 }
 
 const API_ROOT = '/api/v1/';
 const PARSED_METHODS = ['GET', 'PUT', 'PATCH', 'DELETE'];
-const UNSUPPORTED_METHOD = new RawAnswer(
-  400,
-  '{ "error": "Invalid HTTP Method: Unsupported HTTP method.\nAll previous unanswered requests will be dropped." }',
-);
+const unsupportedMethod = () =>
+  new RawAnswer(
+    400,
+    '{ "error": "Invalid HTTP Method: Unsupported HTTP method.\nAll previous unanswered requests will be dropped." }',
+  );
 const badRequest = () => new SimApiFailure(400, ['Bad Request']);
 const cannotDeserialize = (why: string) => new SimApiFailure(400, ['Failed to deserialize JSON', why]);
 
@@ -37,7 +37,7 @@ const cannotDeserialize = (why: string) => new SimApiFailure(400, ['Failed to de
  * and deserialize. Throws the answer (SimApiFailure or RawAnswer) when a rule is broken.
  */
 export function routeRequest(method: string, path: string, text: string): SimCall {
-  if (!PARSED_METHODS.includes(method)) throw UNSUPPORTED_METHOD;
+  if (!PARSED_METHODS.includes(method)) throw unsupportedMethod();
   const name = path.startsWith(API_ROOT) ? path.slice(API_ROOT.length) : '';
   if (!isSimEndpoint(name)) throw new SimApiFailure(404, ['Not Found']);
   const route = SIM_ENDPOINTS[name];
