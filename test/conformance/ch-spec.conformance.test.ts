@@ -16,14 +16,18 @@ if (!HAS_SPEC)
   console.log(`ch-spec conformance: skipped: ${CH_SPEC_PATH} is not there (it comes from ../shared/specs)`);
 const describeWithSpec = HAS_SPEC ? describe : describe.skip;
 
-/** Endpoints with a body the driver uses: each must have been exercised at least once. */
+/** Endpoints with a body the client sends: each must have been exercised at least once. */
 const REQUIRED_BODY_ENDPOINTS = [
   'vm.create',
   'vm.snapshot',
   'vm.restore',
   'vm.resize',
+  'vm.resize-zone',
   'vm.add-net',
+  'vm.add-disk',
   'vm.remove-device',
+  'vm.send-migration',
+  'vm.receive-migration',
 ];
 
 describeWithSpec('CH API conformance: recorded client traffic against cloud-hypervisor.yaml', () => {

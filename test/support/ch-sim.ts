@@ -112,16 +112,20 @@ export async function startChSim(options: ChSimOptions = {}): Promise<ChSim> {
   return sim;
 }
 
-/** A raw call over a CH API socket, bypassing the client (bodies it refuses, responses unparsed). */
+/**
+ * A raw call over a CH API socket, bypassing the client (any method, bodies it refuses,
+ * responses unparsed). `endpoint` is under /api/v1, or a whole path when it starts with '/'.
+ */
 export function rawChCall(
   socketPath: string,
-  method: 'GET' | 'PUT',
+  method: string,
   endpoint: string,
   body?: string,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const headers = body === undefined ? {} : { 'content-type': 'application/json' };
-    const req = request({ socketPath, path: `/api/v1/${endpoint}`, method, headers }, (res) => {
+    const path = endpoint.startsWith('/') ? endpoint : `/api/v1/${endpoint}`;
+    const req = request({ socketPath, path, method, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (chunk: string) => {
         text += chunk;

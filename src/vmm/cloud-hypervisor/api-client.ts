@@ -2,43 +2,27 @@ import { Agent } from 'undici';
 import { type ZodType, z } from 'zod';
 import { ValidationError } from '../../errors/index.ts';
 import { ChApiError, parseErrorChain, VmmUnreachableError } from './api-errors.ts';
+import { type ChCallKind, type ChTimeouts, resolveTimeouts } from './api-timeouts.ts';
 import { recordChCall } from './request-log.ts';
 import {
+  DiskConfig,
   dropNulls,
   NetConfig,
   PciDeviceInfo,
+  ReceiveMigrationData,
   RestoreConfig,
+  SendMigrationData,
   VmConfig,
   VmCounters,
   VmInfo,
   VmmPingResponse,
   VmRemoveDevice,
   VmResize,
+  VmResizeZone,
   VmSnapshotConfig,
 } from './schemas/index.ts';
 
-/** Per-call deadlines in ms, by kind of call. */
-export interface ChTimeouts {
-  /** Every call not covered below (info, pause, resume, counters, device changes). */
-  default: number;
-  /** vm.create and vm.boot: CH allocates (and may prefault) guest memory here. */
-  boot: number;
-  /** vm.snapshot: writes all guest memory. */
-  snapshot: number;
-  /** vm.restore: reads it back. */
-  restore: number;
-  /** vm.shutdown and vmm.shutdown. */
-  shutdown: number;
-}
-
-/** The deadlines used when none are given. */
-export const DEFAULT_CH_TIMEOUTS: Readonly<ChTimeouts> = {
-  default: 5_000,
-  boot: 30_000,
-  snapshot: 120_000,
-  restore: 120_000,
-  shutdown: 30_000,
-};
+export { type ChTimeouts, DEFAULT_CH_TIMEOUTS } from './api-timeouts.ts';
 
 /** A request as it leaves the client (for logging and tests). */
 export interface ChRequestEvent {
@@ -49,16 +33,11 @@ export interface ChRequestEvent {
 
 /** Options of a ChApiClient. */
 export interface ChApiClientOptions {
-  /**
-   * Overrides of DEFAULT_CH_TIMEOUTS. Giving `default` alone sets every kind of call to it
-   * (a caller that wants "answer within 300 ms or I escalate" means every call).
-   */
+  /** Overrides of DEFAULT_CH_TIMEOUTS (see resolveTimeouts: `default` alone sets every kind). */
   timeouts?: Partial<ChTimeouts>;
   /** Called with every request before it is sent. */
   onRequest?: (request: ChRequestEvent) => void;
 }
-
-type Kind = keyof ChTimeouts;
 
 /**
  * Cloud Hypervisor's REST API over its Unix socket: one method per endpoint, bodies checked
@@ -83,7 +62,7 @@ export class ChApiClient {
     return this.#call('GET', 'vmm.ping', 'default', undefined, VmmPingResponse);
   }
 
-  /** vmm.shutdown: stops the VMM process (CH answers, then exits). */
+  /** vmm.shutdown: deletes the VM and ends the VMM process; CH answers 200 (not 204), then exits, refused or not. */
   async shutdownVmm(): Promise<void> {
     await this.#call('PUT', 'vmm.shutdown', 'shutdown');
   }
@@ -93,12 +72,12 @@ export class ChApiClient {
     await this.#call('PUT', 'vm.create', 'boot', checked('vm.create', VmConfig, config));
   }
 
-  /** vm.boot: starts a Created or Shutdown VM. */
+  /** vm.boot: boots a VM from the config (vm.info Created: after vm.create, or after vm.shutdown). */
   async boot(): Promise<void> {
     await this.#call('PUT', 'vm.boot', 'boot');
   }
 
-  /** vm.info: the VM's config and state; 404 (see isVmNotCreated) when there is no VM. */
+  /** vm.info: the VM's config and state (Created with a config and no VM); 404 (see isVmNotCreated) with no config. */
   async info(): Promise<VmInfo> {
     return this.#call('GET', 'vm.info', 'default', undefined, VmInfo);
   }
@@ -118,12 +97,12 @@ export class ChApiClient {
     await this.#call('PUT', 'vm.snapshot', 'snapshot', checked('vm.snapshot', VmSnapshotConfig, config));
   }
 
-  /** vm.restore: loads a snapshot into a VMM that has no VM (Paused unless resume). */
+  /** vm.restore: loads a snapshot into a VMM with no VM and no config (Paused unless resume); CH refuses even a Created one. */
   async restore(config: RestoreConfig): Promise<void> {
     await this.#call('PUT', 'vm.restore', 'restore', checked('vm.restore', RestoreConfig, config));
   }
 
-  /** vm.shutdown: stops the guest (state Shutdown); the VMM stays up. */
+  /** vm.shutdown: stops and drops the VM; its config stays (vm.info then says Created) and the VMM stays up. */
   async shutdown(): Promise<void> {
     await this.#call('PUT', 'vm.shutdown', 'shutdown');
   }
@@ -173,18 +152,48 @@ export class ChApiClient {
     );
   }
 
+  /** vm.add-disk: hot-plugs a disk into a booted VM (its PCI address, 200), or only adds it to the config (204, undefined). */
+  async addDisk(config: DiskConfig): Promise<PciDeviceInfo | undefined> {
+    const body = checked('vm.add-disk', DiskConfig, config);
+    return this.#call('PUT', 'vm.add-disk', 'default', body, PciDeviceInfo, true);
+  }
+
+  /** vm.resize-zone: grows a memory zone of a VM (virtio-mem), or sets its size in a config. */
+  async resizeZone(config: VmResizeZone): Promise<void> {
+    await this.#call('PUT', 'vm.resize-zone', 'default', checked('vm.resize-zone', VmResizeZone, config));
+  }
+
+  /**
+   * vm.send-migration: CH hands the VM to a worker and answers at once; until the worker ends,
+   * calls that touch the VM answer 500 "migrating". A finished migration ends the VMM process.
+   */
+  async sendMigration(config: SendMigrationData): Promise<void> {
+    await this.#call(
+      'PUT',
+      'vm.send-migration',
+      'default',
+      checked('vm.send-migration', SendMigrationData, config),
+    );
+  }
+
+  /** vm.receive-migration: answers only once the VM has arrived; every other call to this VMM waits meanwhile. */
+  async receiveMigration(config: ReceiveMigrationData): Promise<void> {
+    const body = checked('vm.receive-migration', ReceiveMigrationData, config);
+    await this.#call('PUT', 'vm.receive-migration', 'migration', body);
+  }
+
   /** Closes the connections to the socket. */
   async close(): Promise<void> {
     await this.#agent.close();
   }
 
   // The overloads keep "has a response schema" and "returns the parsed body" tied together.
-  #call(method: string, endpoint: string, kind: Kind, body?: unknown): Promise<undefined>;
-  #call<T>(method: string, endpoint: string, kind: Kind, body: unknown, schema: ZodType<T>): Promise<T>;
+  #call(method: string, endpoint: string, kind: ChCallKind, body?: unknown): Promise<undefined>;
+  #call<T>(method: string, endpoint: string, kind: ChCallKind, body: unknown, schema: ZodType<T>): Promise<T>;
   #call<T>(
     method: string,
     endpoint: string,
-    kind: Kind,
+    kind: ChCallKind,
     body: unknown,
     schema: ZodType<T>,
     allowNoContent: true,
@@ -192,7 +201,7 @@ export class ChApiClient {
   async #call<T>(
     method: string,
     endpoint: string,
-    kind: Kind,
+    kind: ChCallKind,
     body?: unknown,
     schema?: ZodType<T>,
     allowNoContent = false,
@@ -261,22 +270,4 @@ function checked<T>(endpoint: string, schema: ZodType<T>, body: T): T {
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw ValidationError.fromZod(`${endpoint} request body`, parsed.error);
   return parsed.data;
-}
-
-function resolveTimeouts(given: Partial<ChTimeouts> = {}): ChTimeouts {
-  const base: ChTimeouts =
-    given.default === undefined
-      ? { ...DEFAULT_CH_TIMEOUTS }
-      : {
-          default: given.default,
-          boot: given.default,
-          snapshot: given.default,
-          restore: given.default,
-          shutdown: given.default,
-        };
-  for (const kind of Object.keys(base) as Kind[]) {
-    const value = given[kind];
-    if (value !== undefined) base[kind] = value;
-  }
-  return base;
 }

@@ -2,8 +2,8 @@ import { ErrorCode, HangarError } from '../../errors/index.ts';
 
 /**
  * CH answered a call with an error status, or with a body we could not make sense of.
- * The status is reported as is: real CH answers every wrong-state call with 500 (never the
- * spec's 405), so callers decide what a failure means by probing vm.info, not by the code.
+ * The status is reported as is: real CH answers nearly every wrong-state call with 500 (never
+ * the spec's 405), so callers decide what a failure means by probing vm.info, not by the code.
  */
 export class ChApiError extends HangarError {
   readonly status: number;
@@ -42,8 +42,10 @@ export class VmmUnreachableError extends HangarError {
 }
 
 /**
- * Whether `error` is CH saying "VM is not created" (404). Since v53 vm.remove-device also
- * answers 404 for an unknown device id, so do not use this on that call.
+ * Whether `error` is vm.info's 404: the VMM holds no VM config (never created, or deleted).
+ * Use it on vm.info only: CH answers 404 elsewhere for other reasons (vm.boot with no config,
+ * vm.reboot with no VM, vm.remove-device of an unknown id), and calls that need a running VM
+ * answer 500 "VM is not running" when there is none (see src/vmm/simulator/ch-answers).
  */
 export function isVmNotCreated(error: unknown): boolean {
   return error instanceof ChApiError && error.status === 404;

@@ -31,6 +31,8 @@ export interface ChSandboxVmOptions {
   shutdownTimeouts?: Partial<ChShutdownTimeouts>;
 }
 
+// CH never reports Shutdown (the spec lists it): vm.shutdown drops the VM and keeps its
+// config, so vm.info says Created. Created is also what a VMM shows after vm.create.
 const STATE_BY_CH: Record<VmInfo['state'], VmState> = {
   Created: 'created',
   Running: 'running',
@@ -42,7 +44,8 @@ const STATE_BY_CH: Record<VmInfo['state'], VmState> = {
 /**
  * One sandbox's Cloud Hypervisor VM. Every method probes the real state first (is the
  * process alive, what does vm.info say) and never trusts an HTTP status alone: CH answers
- * every wrong-state call with 500.
+ * nearly every wrong-state call with 500. What CH answers, state by state, is the table in
+ * src/vmm/simulator/ch-answers.
  */
 export class ChSandboxVm implements SandboxVm {
   readonly sandboxId: string;
@@ -109,7 +112,8 @@ export class ChSandboxVm implements SandboxVm {
       outcome = 'done';
     }
     this.#assertSameDisk(info, spec);
-    if (info?.state === 'Created' || info?.state === 'Shutdown') {
+    // Created: after vm.create, or after vm.shutdown (CH keeps the config); both boot.
+    if (info?.state === 'Created') {
       await this.#api.boot();
       outcome = 'done';
     }
@@ -147,6 +151,13 @@ export class ChSandboxVm implements SandboxVm {
     let outcome: EnsureOutcome = 'already';
     const running = await this.reattach();
     let info = running ? await this.#info() : undefined;
+    // A config with no VM (a restored VM shut down, then a crash before the VMM exited) is not
+    // a restore, and CH refuses vm.restore while any config is there: delete it first.
+    if (info?.state === 'Created') {
+      this.#assertSameDisk(info, spec);
+      await this.#api.delete();
+      info = undefined;
+    }
     if (info === undefined) {
       await stageRestore(dir, this.paths.restoreStaging, spec, this.paths.serialLog);
       const sourceUrl = `file://${this.paths.restoreStaging}`;
@@ -173,8 +184,9 @@ export class ChSandboxVm implements SandboxVm {
     const quick = new ChApiClient(this.paths.apiSocket, { timeouts: { default: this.#shutdown.apiMs } });
     await this.#process.stop(async () => {
       try {
-        // Each step may fail (no VM, API hung): the next one is stronger.
-        await quick.shutdown().catch((error) => this.#log.debug({ err: error }, 'vm.shutdown failed'));
+        // vmm.shutdown shuts the VM down itself (vm.shutdown first would add a call and a
+        // wait, no safety); CH answers 200 and exits, and exits even when it refuses (a
+        // migration in flight). A hung API or a VMM that stays leads to the signals.
         await quick.shutdownVmm().catch((error) => this.#log.debug({ err: error }, 'vmm.shutdown failed'));
       } finally {
         await quick.close();

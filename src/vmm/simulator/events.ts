@@ -26,7 +26,6 @@ export const EVENT_AFTER: Readonly<Record<string, string>> = {
   'vm.shutdown': 'shutdown',
   'vm.reboot': 'rebooted',
   'vm.delete': 'deleted',
-  'vm.power-button': 'shutdown',
   'vm.resize': 'resized',
   'vm.add-net': 'device-added',
   'vm.remove-device': 'device-removed',

@@ -1,25 +1,36 @@
-import { ErrorCode, HangarError } from '../../errors/index.ts';
 import type {
+  DiskConfig,
   NetConfig,
   PciDeviceInfo,
   VmConfig,
   VmCounters,
   VmInfo,
-  VmResize,
-  VmState,
 } from '../cloud-hypervisor/schemas/index.ts';
-
-/** An error answer of the simulated API: the HTTP status and CH-style error chain. */
-export class SimApiFailure extends HangarError {
-  readonly status: number;
-  readonly chain: string[];
-
-  constructor(status: number, chain: string[]) {
-    super(ErrorCode.VmmApi, chain.join(': '), { details: { status, chain } });
-    this.status = status;
-    this.chain = chain;
-  }
-}
+import {
+  alreadyCreated,
+  migrating,
+  notCreated,
+  notRunning,
+  refused,
+  rustDebug,
+  VM_ERROR,
+} from './ch-errors.ts';
+import {
+  type DeviceList,
+  deviceIds,
+  guestMemoryBytes,
+  memoryActualSize,
+  type RamState,
+  resizedConfig,
+  resizedVm,
+  resizedZone,
+  withDevice,
+  withDeviceIds,
+  withoutDevice,
+} from './config-edits.ts';
+import { simCounters } from './counters.ts';
+import type { SimEndpoint } from './endpoints.ts';
+import type { VmResizeBody } from './request-bodies.ts';
 
 /** What a snapshot carries besides the config: the simulator's stand-in for device state. */
 export interface SimVmState {
@@ -27,201 +38,189 @@ export interface SimVmState {
   bootedAt: string | undefined;
 }
 
+/** A VM the VMM owns, booted or restored from its config: Running or Paused, never anything else. */
 interface SimVm extends SimVmState {
-  config: VmConfig;
-  state: VmState;
+  state: 'Running' | 'Paused';
+  ram: RamState;
   runningMs: number;
   runningSince: number | undefined;
-  nextDevice: number;
+  devices: { next: number };
+  /** The power button was pressed while paused: the guest powers off when it runs again. */
+  powerOffPending: boolean;
 }
 
-// Real CH answers 404 only for "no VM" and 500 for every wrong-state call (never the spec's 405).
-const notCreated = (action: string) =>
-  new SimApiFailure(404, ['Error from API', `The VM could not be ${action}`, 'VM is not created']);
-const wrongState = (action: string, why: string) =>
-  new SimApiFailure(500, ['Error from API', `The VM could not be ${action}`, why]);
+/** What the VMM process does once the call is answered: go on, or exit 0 (the guest powered off). */
+export type SimAfter = 'continue' | 'exit';
 
-/** Bytes of guest RAM a config gives (boot size plus hot-plugged). */
-export function guestMemoryBytes(config: VmConfig): number {
-  return (config.memory?.size ?? 512 * 1024 * 1024) + (config.memory?.hotplugged_size ?? 0);
+/** A VM handed to a migration, as it goes on the wire. */
+export interface SimMigratingVm {
+  config: VmConfig;
+  state: SimVmState;
+  vmState: 'Running' | 'Paused';
 }
 
 /**
- * Cloud Hypervisor's VM state machine without a guest: no VM -> Created -> Running <-> Paused,
- * Running | Paused | Created -> Shutdown -> Running, delete back to no VM.
+ * Cloud Hypervisor's VMM state without a guest (vmm/src/lib.rs): a VM config (vm.create) and,
+ * apart from it, the VM booted or restored from it. vm.shutdown drops the VM and keeps the
+ * config, so vm.info says Created and vm.boot works again; vm.delete forgets both. While a
+ * send-migration holds the VM, every call that would touch it answers "migrating".
  */
 export class SimVmm {
+  #config: VmConfig | undefined;
   #vm: SimVm | undefined;
+  #migration: { vm: SimVm; info: VmInfo } | undefined;
 
-  /** Whether a VM exists (created or restored). */
-  get hasVm(): boolean {
-    return this.#vm !== undefined;
+  /** Whether a VM config exists (created, shut down, restored or running). */
+  get hasConfig(): boolean {
+    return this.#config !== undefined;
   }
 
   info(): VmInfo {
-    const vm = this.#require('queried');
-    const balloon = vm.config.balloon?.size ?? 0;
-    return { config: vm.config, state: vm.state, memory_actual_size: guestMemoryBytes(vm.config) - balloon };
+    if (this.#migration !== undefined) return this.#migration.info;
+    const config = this.#config;
+    if (config === undefined) throw notCreated('vm.info');
+    const vm = this.#vm;
+    return {
+      config,
+      state: vm?.state ?? 'Created',
+      memory_actual_size: memoryActualSize(config, vm !== undefined),
+    };
   }
 
   create(config: VmConfig): void {
-    if (this.#vm !== undefined) throw wrongState('created', 'VM is already created');
-    const vm: SimVm = {
-      config,
-      state: 'Created',
-      generation: 0,
-      bootedAt: undefined,
-      runningMs: 0,
-      runningSince: undefined,
-      nextDevice: 0,
-    };
-    vm.config = {
-      ...config,
-      disks: config.disks?.map((disk) => ({ ...disk, id: disk.id ?? `_disk${vm.nextDevice++}` })),
-      net: config.net?.map((net) => ({ ...net, id: net.id ?? `_net${vm.nextDevice++}` })),
-    };
-    this.#vm = vm;
+    if (this.#migration !== undefined) throw migrating('vm.create');
+    if (this.#config !== undefined) throw alreadyCreated('vm.create');
+    this.#config = config;
   }
 
   boot(): void {
-    const vm = this.#require('booted');
-    if (vm.state === 'Running' || vm.state === 'Paused') throw wrongState('booted', 'VM is already booted');
-    vm.bootedAt = new Date().toISOString();
-    this.#enter(vm, 'Running');
+    if (this.#vm !== undefined) throw alreadyCreated('vm.boot');
+    if (this.#migration !== undefined) throw migrating('vm.boot');
+    if (this.#config === undefined) throw refused('vm.boot', 404, VM_ERROR.missingConfig);
+    this.#vm = this.#newVm(this.#config, { generation: 0, bootedAt: new Date().toISOString() }, 'Running');
   }
 
   pause(): void {
-    const vm = this.#require('paused');
-    if (vm.state === 'Paused') throw wrongState('paused', 'VM is already paused');
-    if (vm.state !== 'Running') throw wrongState('paused', 'VM is not running');
+    const vm = this.#owned('vm.pause');
+    if (vm.state === 'Paused') throw invalidTransition('vm.pause', 'Paused');
     this.#enter(vm, 'Paused');
   }
 
-  resume(): void {
-    const vm = this.#require('resumed');
-    if (vm.state !== 'Paused') throw wrongState('resumed', 'VM is not paused');
+  resume(): SimAfter {
+    const vm = this.#owned('vm.resume');
+    if (vm.state === 'Running') throw invalidTransition('vm.resume', 'Running');
     this.#enter(vm, 'Running');
+    return vm.powerOffPending ? 'exit' : 'continue';
   }
 
+  /** Drops the VM (its config stays): vm.info then says Created. */
   shutdown(): void {
-    const vm = this.#require('shut down');
-    if (vm.state === 'Shutdown') throw wrongState('shut down', 'VM is already shut down');
-    this.#enter(vm, 'Shutdown');
-  }
-
-  reboot(): void {
-    const vm = this.#require('rebooted');
-    if (vm.state !== 'Running' && vm.state !== 'Paused') throw wrongState('rebooted', 'VM is not booted');
-    vm.bootedAt = new Date().toISOString();
-    this.#enter(vm, 'Running');
-  }
-
-  /** Forgets the VM; like CH, deleting when there is none is not an error. */
-  delete(): void {
+    this.#owned('vm.shutdown');
     this.#vm = undefined;
   }
 
-  /** The guest answers an ACPI power button by powering off. */
-  powerButton(): void {
-    const vm = this.#require('powered off');
-    if (vm.state !== 'Running') throw wrongState('powered off', 'VM is not running');
-    this.#enter(vm, 'Shutdown');
+  /** Shuts the VM down and boots a new one from the same config. */
+  reboot(): void {
+    if (this.#migration !== undefined) throw migrating('vm.reboot');
+    const vm = this.#vm;
+    if (vm === undefined || this.#config === undefined) throw notCreated('vm.reboot');
+    this.#vm = this.#newVm(
+      this.#config,
+      { generation: vm.generation, bootedAt: new Date().toISOString() },
+      'Running',
+    );
+  }
+
+  /** Forgets the VM and its config; with neither, not an error. */
+  delete(endpoint: 'vm.delete' | 'vmm.shutdown' = 'vm.delete'): void {
+    if (this.#config === undefined) return;
+    if (this.#migration !== undefined) throw migrating(endpoint);
+    this.#vm = undefined;
+    this.#config = undefined;
+  }
+
+  /** An ACPI power button press: a running guest powers off (and CH exits), a paused one when resumed. */
+  powerButton(): SimAfter {
+    const vm = this.#owned('vm.power-button');
+    if (vm.state === 'Running') return 'exit';
+    vm.powerOffPending = true;
+    return 'continue';
   }
 
   counters(): VmCounters {
-    const vm = this.#require('queried');
-    if (vm.state !== 'Running' && vm.state !== 'Paused') throw wrongState('queried', 'VM is not running');
-    const seconds =
-      (vm.runningMs + (vm.runningSince === undefined ? 0 : Date.now() - vm.runningSince)) / 1000;
-    const n = (rate: number) => Math.floor(seconds * rate);
-    const counters: VmCounters = {};
-    for (const disk of vm.config.disks ?? []) {
-      counters[disk.id!] = {
-        read_bytes: n(4096 * 50),
-        read_ops: n(50),
-        write_bytes: n(4096 * 10),
-        write_ops: n(10),
-      };
-    }
-    for (const net of vm.config.net ?? []) {
-      counters[net.id!] = { rx_bytes: n(1500 * 4), rx_frames: n(4), tx_bytes: n(1500 * 3), tx_frames: n(3) };
-    }
-    return counters;
+    const vm = this.#owned('vm.counters');
+    const runningMs = vm.runningMs + (vm.runningSince === undefined ? 0 : Date.now() - vm.runningSince);
+    return simCounters(this.#config!, runningMs / 1000);
   }
 
-  resize(request: VmResize): void {
-    const vm = this.#require('resized');
-    if (vm.state !== 'Created' && vm.state !== 'Running') throw wrongState('resized', `VM is ${vm.state}`);
-    const { cpus, memory, balloon } = vm.config;
-    if (request.desired_vcpus !== undefined) {
-      const max = cpus?.max_vcpus ?? 1;
-      if (request.desired_vcpus > max)
-        throw wrongState('resized', `Desired vCPUs ${request.desired_vcpus} exceed max_vcpus ${max}`);
-      vm.config = {
-        ...vm.config,
-        cpus: { ...(cpus ?? { max_vcpus: max }), boot_vcpus: request.desired_vcpus },
-      };
-    }
-    if (request.desired_ram !== undefined) {
-      const base = memory?.size ?? 512 * 1024 * 1024;
-      const room = memory?.hotplug_size ?? 0;
-      if (request.desired_ram < base || request.desired_ram > base + room) {
-        throw wrongState(
-          'resized',
-          `Desired RAM must be between ${base} and ${base + room} bytes (memory.hotplug_size)`,
-        );
-      }
-      vm.config = {
-        ...vm.config,
-        memory: { ...(memory ?? { size: base }), hotplugged_size: request.desired_ram - base },
-      };
-    }
-    if (request.desired_balloon !== undefined) {
-      if (balloon === undefined) throw wrongState('resized', 'No balloon device');
-      if (request.desired_balloon > guestMemoryBytes(vm.config))
-        throw wrongState('resized', 'Balloon larger than guest RAM');
-      vm.config = { ...vm.config, balloon: { ...balloon, size: request.desired_balloon } };
-    }
+  resize(request: VmResizeBody): void {
+    const config = this.#configFor('vm.resize');
+    const vm = this.#vmOrConfigOnly('vm.resize');
+    if (vm === undefined) this.#config = resizedConfig(config, request);
+    else
+      resizedVm(config, vm.ram, request, (next) => {
+        this.#config = next;
+      });
   }
 
-  /** Hot-plugs a NIC into a booted VM (its PCI address), or cold-adds it to the config (undefined). */
-  addNet(config: NetConfig): PciDeviceInfo | undefined {
-    const vm = this.#require('updated');
-    const id = config.id ?? `_net${vm.nextDevice++}`;
-    if (this.#deviceIds(vm).includes(id)) {
-      throw new SimApiFailure(409, [
-        'Error from API',
-        'The VM could not be updated',
-        `Identifier ${id} is not unique`,
-      ]);
+  resizeZone(id: string, desiredRam: number): void {
+    const config = this.#configFor('vm.resize-zone');
+    const vm = this.#vmOrConfigOnly('vm.resize-zone');
+    this.#config = resizedZone(config, id, desiredRam, vm !== undefined);
+  }
+
+  /** Hot-plugs a disk or NIC into a VM (its PCI address), or only adds it to the config (undefined). */
+  addDevice(
+    endpoint: 'vm.add-disk' | 'vm.add-net',
+    list: DeviceList,
+    device: DiskConfig | NetConfig,
+  ): PciDeviceInfo | undefined {
+    // CH checks the change on a copy of the config first: a bad id is refused even mid-migration.
+    const cold = withDevice(endpoint, this.#configFor(endpoint), list, device);
+    const vm = this.#vmOrConfigOnly(endpoint);
+    if (vm === undefined) {
+      this.#config = cold;
+      return undefined;
     }
-    vm.config = { ...vm.config, net: [...(vm.config.net ?? []), { ...config, id }] };
-    if (vm.state !== 'Running' && vm.state !== 'Paused') return undefined;
-    const slot = (3 + this.#deviceIds(vm).length).toString(16).padStart(2, '0');
+    const config = this.#config!;
+    const prefix = list === 'disks' ? '_disk' : '_net';
+    const id = device.id ?? `${prefix}${vm.devices.next++}`;
+    this.#config = withDevice(endpoint, config, list, { ...device, id });
+    const slot = (3 + deviceIds(this.#config).length).toString(16).padStart(2, '0');
     return { id, bdf: `0000:00:${slot}.0` };
   }
 
   removeDevice(id: string): void {
-    const vm = this.#require('updated');
-    if (!this.#deviceIds(vm).includes(id)) {
-      throw new SimApiFailure(404, [
-        'Error from API',
-        'The VM could not be updated',
-        `No device with identifier ${id}`,
-      ]);
+    const vm = this.#vm;
+    if (this.#migration !== undefined) throw migrating('vm.remove-device');
+    if (this.#config === undefined) throw notCreated('vm.remove-device');
+    const next = withoutDevice(this.#config, id);
+    if (next === undefined) {
+      throw vm === undefined
+        ? refused('vm.remove-device', 404, `No device with id ${rustDebug(id)} to remove`)
+        : refused(
+            'vm.remove-device',
+            404,
+            'Error from device manager',
+            `Failed to find device corresponding to the given identifier: ${id}`,
+          );
     }
-    vm.config = {
-      ...vm.config,
-      disks: vm.config.disks?.filter((d) => d.id !== id),
-      net: vm.config.net?.filter((n) => n.id !== id),
-    };
+    this.#config = next;
   }
 
   /** The paused VM a snapshot is taken of; the snapshot gets the next generation. */
   snapshotSource(): { config: VmConfig; state: SimVmState } {
-    const vm = this.#require('snapshotted');
-    if (vm.state !== 'Paused') throw wrongState('snapshotted', 'VM is not paused');
-    return { config: vm.config, state: { generation: vm.generation + 1, bootedAt: vm.bootedAt } };
+    const vm = this.#owned('vm.snapshot');
+    if (vm.state !== 'Paused') {
+      throw refused(
+        'vm.snapshot',
+        500,
+        'Cannot snapshot VM',
+        'Failed to snapshot migratable component',
+        'Trying to snapshot while VM is running',
+      );
+    }
+    return { config: this.#config!, state: { generation: vm.generation + 1, bootedAt: vm.bootedAt } };
   }
 
   /** Records that a snapshot of the current VM was written. */
@@ -229,44 +228,107 @@ export class SimVmm {
     if (this.#vm !== undefined) this.#vm.generation = generation;
   }
 
-  /** Refuses a restore into a VMM that already has a VM. */
+  /** Refuses a restore into a VMM that has a VM, a migration, or just a config. */
   assertRestorable(): void {
-    if (this.#vm !== undefined) throw wrongState('restored', 'VM is already created');
+    if (this.#vm !== undefined) throw alreadyCreated('vm.restore');
+    if (this.#migration !== undefined) throw migrating('vm.restore');
+    if (this.#config !== undefined) throw alreadyCreated('vm.restore');
   }
 
-  /** Loads a snapshot: the VM is Paused, or Running with `resume`. */
-  restore(config: VmConfig, state: SimVmState, resume: boolean): void {
-    this.assertRestorable();
-    const devices = (config.disks?.length ?? 0) + (config.net?.length ?? 0);
-    const vm: SimVm = {
-      config,
-      ...state,
-      state: 'Paused',
-      runningMs: 0,
-      runningSince: undefined,
-      nextDevice: devices,
+  /** Installs a restored or received VM: Paused, or Running when asked. */
+  install(config: VmConfig, state: SimVmState, vmState: 'Running' | 'Paused'): void {
+    this.#config = config;
+    this.#vm = this.#newVm(config, state, 'Paused');
+    if (vmState === 'Running') this.#enter(this.#vm, 'Running');
+  }
+
+  /** Hands the VM to a send-migration (vm.info answers as of now until `migrationEnded`). */
+  startMigration(): SimMigratingVm {
+    const vm = this.#vm!;
+    this.#migration = { vm, info: this.info() };
+    this.#vm = undefined;
+    return {
+      config: this.#config!,
+      state: { generation: vm.generation, bootedAt: vm.bootedAt },
+      vmState: vm.state,
     };
-    this.#vm = vm;
-    if (resume) this.#enter(vm, 'Running');
+  }
+
+  /** A finished migration drops the VM and its config; a failed one gives the VM back. */
+  migrationEnded(sent: boolean): void {
+    const migration = this.#migration;
+    this.#migration = undefined;
+    if (sent) this.#config = undefined;
+    else this.#vm = migration?.vm;
+  }
+
+  /** Whether a send-migration holds the VM. */
+  get migrating(): boolean {
+    return this.#migration !== undefined;
+  }
+
+  /** Whether the VMM owns a VM (Running or Paused). */
+  get hasVm(): boolean {
+    return this.#vm !== undefined;
+  }
+
+  /** Whether the VM config can use shared memory (a local migration needs it). */
+  get sharedMemory(): boolean {
+    const memory = this.#config?.memory;
+    return memory?.shared === true || memory?.hugepages === true;
   }
 
   /** Guest RAM of the current VM (0 with none): scales the simulated snapshot latency. */
   memoryBytes(): number {
-    return this.#vm === undefined ? 0 : guestMemoryBytes(this.#vm.config);
+    return this.#config === undefined ? 0 : guestMemoryBytes(this.#config);
   }
 
-  #require(action: string): SimVm {
-    if (this.#vm === undefined) throw notCreated(action);
+  #newVm(config: VmConfig, state: SimVmState, vmState: 'Running' | 'Paused'): SimVm {
+    const devices = { next: deviceIds(config).length };
+    this.#config = withDeviceIds(config, devices);
+    const ramBytes = this.#config.memory?.size ?? 512 * 1024 * 1024;
+    return {
+      ...state,
+      state: vmState,
+      ram: { bootBytes: ramBytes, currentBytes: ramBytes },
+      runningMs: 0,
+      runningSince: vmState === 'Running' ? Date.now() : undefined,
+      devices,
+      powerOffPending: false,
+    };
+  }
+
+  // The calls that need the VM itself answer "not running" with a config alone, as CH does.
+  #owned(endpoint: SimEndpoint): SimVm {
+    if (this.#vm !== undefined) return this.#vm;
+    throw this.#migration === undefined ? notRunning(endpoint) : migrating(endpoint);
+  }
+
+  #configFor(endpoint: SimEndpoint): VmConfig {
+    if (this.#config === undefined) throw notCreated(endpoint);
+    return this.#config;
+  }
+
+  #vmOrConfigOnly(endpoint: SimEndpoint): SimVm | undefined {
+    if (this.#migration !== undefined) throw migrating(endpoint);
     return this.#vm;
   }
 
-  #enter(vm: SimVm, state: VmState): void {
+  #enter(vm: SimVm, state: 'Running' | 'Paused'): void {
     if (vm.runningSince !== undefined) vm.runningMs += Date.now() - vm.runningSince;
     vm.runningSince = state === 'Running' ? Date.now() : undefined;
     vm.state = state;
   }
+}
 
-  #deviceIds(vm: SimVm): string[] {
-    return [...(vm.config.disks ?? []), ...(vm.config.net ?? [])].map((d) => d.id ?? '');
-  }
+/** CH's answer to pause a paused VM or resume a running one (vm.rs VmState::valid_transition). */
+function invalidTransition(endpoint: 'vm.pause' | 'vm.resume', state: 'Paused' | 'Running') {
+  const verb = endpoint === 'vm.pause' ? 'pause' : 'resume';
+  return refused(
+    endpoint,
+    500,
+    `Cannot ${verb} VM`,
+    `Failed to ${verb} migratable component`,
+    `Invalid transition: InvalidStateTransition(${state}, ${state})`,
+  );
 }

@@ -1,9 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../src/errors/index.ts';
+import { pollUntil } from '../../../src/util/poll.ts';
 import {
   ChApiClient,
   type ChRequestEvent,
@@ -34,10 +35,16 @@ describe('ChApiClient [CH simulator stand-in]', () => {
     try {
       const error = await api.pause().catch((e) => e);
       expect(error).toBeInstanceOf(ChApiError);
-      expect(error).toMatchObject({ code: 'E_VMM_API', status: 404, endpoint: 'vm.pause' });
-      expect(error.errorChain).toEqual(['Error from API', 'The VM could not be paused', 'VM is not created']);
-      expect(isVmNotCreated(error)).toBe(true);
-      expect(error.message).toContain('VM is not created');
+      expect(error).toMatchObject({ code: 'E_VMM_API', status: 500, endpoint: 'vm.pause' });
+      expect(error.errorChain).toEqual(['Error from API', 'The VM could not be paused', 'VM is not running']);
+      expect(isVmNotCreated(error)).toBe(false);
+      expect(error.message).toContain('VM is not running');
+      const noVm = await api.info().catch((e) => e);
+      expect(noVm).toMatchObject({
+        status: 404,
+        errorChain: ['Error from API', 'The VM info is not available', 'VM is not created'],
+      });
+      expect(isVmNotCreated(noVm)).toBe(true);
       await api.create(testVmConfig());
       const wrongState = await api.resume().catch((e) => e);
       expect(wrongState).toMatchObject({ status: 500 });
@@ -93,6 +100,64 @@ describe('ChApiClient [CH simulator stand-in]', () => {
     }
   });
 
+  it('reads 204 (config only) and 200 with the PCI address (hot-plug) from vm.add-disk and vm.add-net', async () => {
+    const own = await startChSim();
+    const api = new ChApiClient(own.socketPath);
+    try {
+      await api.create(testVmConfig());
+      expect(await api.addDisk({ path: '/nonexistent/cold.img', id: 'cold' })).toBeUndefined();
+      expect(await api.addNet({ tap: 'tap5', id: 'cold-net' })).toBeUndefined();
+      await api.boot();
+      expect(await api.addDisk({ path: '/nonexistent/hot.img', id: 'hot' })).toMatchObject({ id: 'hot' });
+      expect(await api.addNet({ tap: 'tap6', id: 'hot-net' })).toMatchObject({ id: 'hot-net' });
+      await expect(api.resizeZone({ id: 'zone0', desired_ram: 1 << 28 })).rejects.toMatchObject({
+        status: 500,
+        errorChain: [
+          'Error from API',
+          'The memory zone could not be resized',
+          'Failed resizing a memory zone',
+        ],
+      });
+      // vmm.shutdown answers 200 with no body: a success, then the process exits.
+      await api.shutdownVmm();
+      expect(await own.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await api.close();
+      await own.stop();
+    }
+  });
+
+  it('migrates: receiveMigration answers once the VM is in, sendMigration at once; bodies checked first', async () => {
+    const receiver = await startChSim();
+    const sender = await startChSim({ dir: await mkdtemp(join(receiver.dir, 'sender-')) });
+    const rx = new ChApiClient(receiver.socketPath);
+    const tx = new ChApiClient(sender.socketPath);
+    try {
+      await expect(tx.sendMigration({ destination_url: 'file:///x' })).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+      await tx.create(testVmConfig());
+      await tx.boot();
+      const url = `unix:${join(receiver.dir, 'rx.sock')}`;
+      const received = rx.receiveMigration({ receiver_url: url });
+      await pollUntil(
+        'the receiver to listen',
+        async () => (await isSocket(join(receiver.dir, 'rx.sock'))) || undefined,
+        {
+          timeoutMs: 10_000,
+        },
+      );
+      await tx.sendMigration({ destination_url: url });
+      await received;
+      expect((await rx.info()).state).toBe('Running');
+      expect(await sender.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await Promise.allSettled([rx.close(), tx.close()]);
+      await sender.stop();
+      await receiver.stop();
+    }
+  });
+
   it('uses per-kind timeouts; a lone `default` applies to every call', () => {
     const defaults = new ChApiClient(sim.socketPath);
     expect(defaults.timeouts).toEqual(DEFAULT_CH_TIMEOUTS);
@@ -102,6 +167,7 @@ describe('ChApiClient [CH simulator stand-in]', () => {
       snapshot: 300,
       restore: 300,
       shutdown: 300,
+      migration: 300,
     });
     expect(new ChApiClient(sim.socketPath, { timeouts: { snapshot: 1 } }).timeouts).toEqual({
       ...DEFAULT_CH_TIMEOUTS,
@@ -235,3 +301,7 @@ describe('ChApiClient against a misbehaving peer (a raw HTTP server on a Unix so
     }
   });
 });
+
+async function isSocket(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isSocket() ?? false;
+}

@@ -92,10 +92,55 @@ describe('ChSandboxVm [CH simulator stand-in]', () => {
       status: 500,
     });
     await vm.api.shutdown();
-    await expect(vm.ensurePaused()).rejects.toThrow(/Shutdown/);
-    // A shut-down VM boots again.
+    await expect(vm.ensurePaused()).rejects.toThrow(/Created/);
+  });
+
+  it('boots a VM again after vm.shutdown: CH keeps the config, so vm.info says Created', async () => {
+    const vm = vmFor('sb-again');
+    const spec = await specFor('sb-again');
+    await vm.ensureBooted(spec);
+    await vm.api.shutdown();
+    expect(await vm.state()).toBe('created');
     expect(await vm.ensureBooted(spec)).toBe('done');
     expect(await vm.state()).toBe('running');
+  });
+
+  it('shuts down with vmm.shutdown alone: CH answers 200 and exits 0, no signal needed', async () => {
+    const vm = vmFor('sb-down');
+    await vm.ensureBooted(await specFor('sb-down'));
+    expect(await vm.shutdown()).toBe('done');
+    const log = await readFile(vm.paths.vmmLog, 'utf8');
+    expect(log).toMatch(/API PUT vmm\.shutdown/);
+    expect(log).not.toMatch(/API PUT vm\.shutdown/);
+    expect(log).toMatch(/exiting with code 0/);
+    expect(log).not.toMatch(/received SIG/);
+  });
+
+  it('restores into a VMM left with a config and no VM (CH refuses that restore): deletes the config first', async () => {
+    const source = vmFor('sb-cfg-src');
+    await source.ensureBooted(await specFor('sb-cfg-src'));
+    const snap = await source.snapshotTo(join(temp.path, 'snaps', 'over-config'));
+    const target = vmFor('sb-cfg-dst');
+    const spec = await specFor('sb-cfg-dst');
+    await target.ensureBooted(spec);
+    await target.api.shutdown();
+    expect(await target.state()).toBe('created');
+    expect(await target.restoreFrom(snap.dir, spec, { resume: true })).toBe('done');
+    expect(await target.state()).toBe('running');
+    expect((await target.api.info()).config.disks?.[0]?.path).toBe(spec.diskPath);
+    expect(await readFile(target.paths.vmmLog, 'utf8')).toMatch(/restored generation 1 /);
+  });
+
+  it('refuses to restore over a config left with another disk', async () => {
+    const source = vmFor('sb-other-src');
+    await source.ensureBooted(await specFor('sb-other-src'));
+    const snap = await source.snapshotTo(join(temp.path, 'snaps', 'other'));
+    const target = vmFor('sb-other-dst');
+    await target.ensureBooted(await specFor('sb-someone-else'));
+    await target.api.shutdown();
+    await expect(
+      target.restoreFrom(snap.dir, await specFor('sb-other-dst'), { resume: false }),
+    ).rejects.toBeInstanceOf(IllegalStateError);
   });
 
   it('refuses to adopt a running VMM that serves another disk', async () => {

@@ -44,12 +44,12 @@ describe('CH simulator stand-in: snapshot and restore', () => {
     return snapDir;
   }
 
-  it('writes config.json, state.json and a sparse memory-ranges of the guest RAM size', async () => {
+  it('writes config.json (compact, as CH), state.json and a sparse memory-ranges of the guest RAM size', async () => {
     const { sim: source, api } = await sim();
     const dir = await snapshotOf(api, source.dir);
     const config = VmConfig.parse(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')));
     expect(config.disks?.[0]?.path).toBe('/nonexistent/rootfs.img');
-    expect(await readFile(join(dir, 'config.json'), 'utf8')).toContain('\n  "cpus"');
+    expect(await readFile(join(dir, 'config.json'), 'utf8')).toMatch(/^\{"cpus":/);
     const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8'));
     expect(state).toMatchObject({ vm_state: 'Paused', generation: 1, hangar_sim: true });
     expect(typeof state.booted_at).toBe('string');
@@ -60,7 +60,7 @@ describe('CH simulator stand-in: snapshot and restore', () => {
     expect((await api.info()).state).toBe('Paused');
   });
 
-  it('refuses a snapshot into a directory that does not exist, with 500', async () => {
+  it('refuses a snapshot into a directory that does not exist, and over an existing one, with 500', async () => {
     const { sim: source, api } = await sim();
     await api.create(testVmConfig());
     await api.boot();
@@ -70,7 +70,16 @@ describe('CH simulator stand-in: snapshot and restore', () => {
       .catch((e) => e);
     expect(error).toBeInstanceOf(ChApiError);
     expect(error.status).toBe(500);
-    expect(error.errorChain.join(' ')).toMatch(/does not exist/);
+    expect(error.errorChain.at(-1)).toBe(`Destination is not a directory: "${join(source.dir, 'missing')}"`);
+    const dir = join(source.dir, 'snap');
+    await mkdir(dir);
+    await api.snapshot({ destination_url: `file://${dir}` });
+    const again = await api.snapshot({ destination_url: `file://${dir}` }).catch((e) => e);
+    expect(again.errorChain.slice(-2)).toEqual([
+      'Error creating VM config snapshot file',
+      'File exists (os error 17)',
+    ]);
+    expect((await api.info()).state).toBe('Paused');
   });
 
   it('restores into a second process with --restore: paused by default, config from config.json', async () => {
@@ -125,7 +134,7 @@ describe('CH simulator stand-in: snapshot and restore', () => {
     await rm(join(dir, 'state.json'));
     const error = await target.restore({ source_url: `file://${dir}` }).catch((e) => e);
     expect(error).toMatchObject({ status: 500 });
-    expect(error.errorChain.join(' ')).toMatch(/missing state\.json/);
+    expect(error.errorChain.at(-2)).toBe(`Error opening VM state snapshot file "${join(dir, 'state.json')}"`);
     await expect(target.info()).rejects.toMatchObject({ status: 404 });
   });
 

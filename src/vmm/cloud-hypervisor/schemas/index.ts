@@ -1,5 +1,15 @@
 // zod schemas of the Cloud Hypervisor REST API (specs/cloud-hypervisor.yaml), spec names and fields.
-export { MemoryRestoreMode, RestoreConfig, VmRemoveDevice, VmResize, VmSnapshotConfig } from './requests.ts';
+export {
+  MemoryRestoreMode,
+  MigrationMode,
+  ReceiveMigrationData,
+  RestoreConfig,
+  SendMigrationData,
+  VmRemoveDevice,
+  VmResize,
+  VmResizeZone,
+  VmSnapshotConfig,
+} from './requests.ts';
 export { ConsoleMode, dropNulls, RateLimiterConfig } from './scalars.ts';
 export {
   BalloonConfig,

@@ -47,3 +47,38 @@ export type VmResize = z.infer<typeof VmResize>;
 /** Body of vm.remove-device: the id of a device (as given at add time or assigned by CH). */
 export const VmRemoveDevice = z.strictObject({ id: z.string().min(1) });
 export type VmRemoveDevice = z.infer<typeof VmRemoveDevice>;
+
+/** Body of vm.resize-zone: the new size of a memory zone (one named in memory.zones). */
+export const VmResizeZone = z.strictObject({ id: z.string().min(1), desired_ram: Int64 });
+export type VmResizeZone = z.infer<typeof VmResizeZone>;
+
+// CH accepts `unix:<path>` and `tcp:<host>:<port>` (`[v6]:<port>`), port a u16.
+const MigrationUrl = z
+  .string()
+  .regex(/^(unix:.+|tcp:(\[[^\]]+\]|[^:[\]]+):\d{1,5})$/, 'must be unix:<path> or tcp:<host>:<port>');
+
+/** How a migration moves memory: all before the switch (Precopy) or on demand after (Postcopy). */
+export const MigrationMode = z.enum(['Precopy', 'Postcopy']);
+export type MigrationMode = z.infer<typeof MigrationMode>;
+
+/** Body of vm.send-migration (spec SendMigrationData); CH answers once a worker has taken the VM. */
+export const SendMigrationData = z.strictObject({
+  destination_url: MigrationUrl,
+  local: z.boolean().optional(),
+  downtime_ms: z.int().min(1).optional(),
+  timeout_s: z.int().min(1).optional(),
+  timeout_strategy: z.enum(['Cancel', 'Ignore']).optional(),
+  connections: z.int().min(1).max(128).optional(),
+  tls_dir: z.string().min(1).optional(),
+  memory_mode: MigrationMode.optional(),
+});
+export type SendMigrationData = z.infer<typeof SendMigrationData>;
+
+/** Body of vm.receive-migration (spec ReceiveMigrationData); CH answers once the VM is in. */
+export const ReceiveMigrationData = z.strictObject({
+  receiver_url: MigrationUrl,
+  tls_dir: z.string().min(1).optional(),
+  memory_mode: MigrationMode.optional(),
+  zone_updates: z.array(z.strictObject({ id: z.string().min(1), host_numa_node: z.int().min(0) })).optional(),
+});
+export type ReceiveMigrationData = z.infer<typeof ReceiveMigrationData>;
