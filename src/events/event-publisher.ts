@@ -2,8 +2,11 @@ import type { KeySpace } from '../queues/names.ts';
 import type { RedisClient } from '../redis/connections.ts';
 import { HangarEvent } from './event-schemas.ts';
 
-/** Roughly how many events the stream keeps: enough for a consumer away for a while. */
-export const DEFAULT_STREAM_LENGTH = 100_000;
+/**
+ * Roughly how many events the stream keeps: enough for a consumer away for a while (about
+ * 7 MB); a consumer that falls further behind reads the records instead.
+ */
+export const DEFAULT_STREAM_LENGTH = 20_000;
 
 /**
  * Publishes events that go with no record change (crashes seen, retries, lost hosts,

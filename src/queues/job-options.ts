@@ -2,13 +2,15 @@ import type { JobsOptions, WorkerOptions } from 'bullmq';
 
 /**
  * Job options that suit VM work: retries with exponential backoff and jitter (a host step
- * that failed once, a busy device, usually succeeds a moment later), and retention by age
- * and count so Redis never grows without bound. Outcomes live on in our own records.
+ * that failed once, a busy device, usually succeeds a moment later). A completed job is
+ * removed at once: its outcome lives on in our own records (for the outcome retention), so
+ * keeping BullMQ's copy would only cost Redis memory per job (about 1.5 KB each). Failed
+ * jobs stay a week, for Bull Board's retry, bounded by count.
  */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 5,
   backoff: { type: 'exponential', delay: 250, jitter: 0.5 },
-  removeOnComplete: { age: 24 * 3600, count: 5_000 },
+  removeOnComplete: true,
   removeOnFail: { age: 7 * 24 * 3600, count: 5_000 },
 };
 

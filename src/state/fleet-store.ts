@@ -15,8 +15,12 @@ import { RedisScript } from './scripts/run-script.ts';
 
 export type { SandboxPage, SandboxQuery } from './sandbox-listing.ts';
 
-/** How long a job outcome and an idempotency key are kept. */
-export const OUTCOME_TTL_SECONDS = 7 * 24 * 3600;
+/**
+ * How long a job's outcome and its idempotency key are kept: a day, the usual window for
+ * retrying a call with the same key. The key must not outlive the outcome (a repeat that
+ * found the key but no outcome and no job would add the job again).
+ */
+export const OUTCOME_TTL_SECONDS = 24 * 3600;
 
 /** How long a destroyed or failed sandbox's record (and its sequence keys) is kept by default. */
 export const DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600;

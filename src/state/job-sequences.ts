@@ -246,7 +246,8 @@ export class JobSequences {
   /**
    * Ends a job in one step: the sandbox's record (with its state event) when given, the
    * outcome, the number finished, the job's event, and the sandbox's reservation released
-   * when `release`. Returns the successor's job id, if one is queued.
+   * when `release`. Returns the successor's job id, if one is queued, and the number up to
+   * which every job of the sandbox has now finished.
    */
   async finish(input: {
     hostId: string;
@@ -263,12 +264,12 @@ export class JobSequences {
     replyTo?: string;
     /** The sandbox's record as the job leaves it, with the event of its state change. */
     record?: { record: SandboxRecord; event: HangarEvent };
-  }): Promise<string | undefined> {
+  }): Promise<{ next?: string; watermark: number }> {
     const h = this.#keys.host(input.hostId);
     const f = this.#keys.fleet;
     const outcome = JSON.stringify(JobOutcome.parse(input.outcome));
     const event = JSON.stringify(HangarEvent.parse(input.event));
-    const next = (await finishScript.run(
+    const [next, watermark] = (await finishScript.run(
       this.#redis,
       [
         h.jobOutcome(input.jobId),
@@ -294,8 +295,8 @@ export class JobSequences {
         input.record === undefined ? '' : JSON.stringify(SandboxRecord.parse(input.record.record)),
         input.record === undefined ? '' : JSON.stringify(HangarEvent.parse(input.record.event)),
       ],
-    )) as string | null;
-    return next ?? undefined;
+    )) as [string | null, number];
+    return { ...(next === null ? {} : { next }), watermark: Number(watermark) };
   }
 }
 

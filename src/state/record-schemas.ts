@@ -52,13 +52,19 @@ export const HostHeartbeat = z.object({
 export type HostHeartbeat = z.infer<typeof HostHeartbeat>;
 
 /** A job's final outcome, kept in our own records after BullMQ trims the job. */
+const Starts = {
+  /** How many times a worker started the job (BullMQ keeps a completed job no longer than that). */
+  starts: z.number().int().min(0).optional(),
+};
+
 export const JobOutcome = z.discriminatedUnion('status', [
   z.object({
     status: z.literal('completed'),
     result: z.record(z.string(), z.unknown()),
     at: z.iso.datetime(),
+    ...Starts,
   }),
-  z.object({ status: z.literal('failed'), error: ErrorInfo, at: z.iso.datetime() }),
+  z.object({ status: z.literal('failed'), error: ErrorInfo, at: z.iso.datetime(), ...Starts }),
 ]);
 export type JobOutcome = z.infer<typeof JobOutcome>;
 

@@ -10,6 +10,7 @@ import type { HostLedger } from '../state/host-ledger.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
 import type { VmmBackend } from '../vmm/vm-driver.ts';
 import type { HostAdmission } from './admission.ts';
+import type { KnownWatermarks } from './known-watermarks.ts';
 import type { PendingRecords } from './pending-records.ts';
 import type { VmRegistry } from './vm-registry.ts';
 
@@ -65,6 +66,8 @@ export interface HostContext {
   vmmEnv: Record<string, string>;
   /** How long a destroyed or failed sandbox's record is kept. */
   retentionSeconds: number;
+  /** The job order this worker knows without asking Redis. */
+  watermarks: KnownWatermarks;
   /** Records waiting for their job's FINISH to be written. */
   pendingRecords: PendingRecords;
   /** The worker's own capacity and disk check. */

@@ -30,6 +30,7 @@ import { heartbeatOf, markLostHosts } from './heartbeat.ts';
 import { type HostContext, HostPaths } from './host-context.ts';
 import { createJobProcessor } from './job-processor.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
+import { KnownWatermarks } from './known-watermarks.ts';
 import { takeBackOrphans } from './orphans.ts';
 import { PendingRecords } from './pending-records.ts';
 import { type ReconcileReport, reconcileHost } from './reconcile.ts';
@@ -130,6 +131,7 @@ export class HostWorker {
       events: new EventPublisher(redis, keys),
       outbox: new OutboxForwarder(redis, keys, config.hostId, log),
       pendingRecords: new PendingRecords(),
+      watermarks: new KnownWatermarks(),
       templates,
       paths,
       vms,

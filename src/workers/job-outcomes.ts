@@ -13,6 +13,8 @@ export interface FinishingJob {
   attempt: number;
   /** The client that enqueued the job (its reply channel hears the outcome). */
   replyTo?: string;
+  /** How many times a worker has started the job, this time included (BullMQ's attemptsStarted). */
+  starts?: number;
 }
 
 /**
@@ -47,12 +49,13 @@ export async function finishJob(ctx: HostContext, job: FinishingJob, outcome: Jo
   const builds = job.op === 'create' || job.op === 'restore';
   const release = outcome.status === 'completed' ? job.op === 'destroy' : builds;
   const record = ctx.pendingRecords.take(job.sandboxId);
-  const next = await ctx.store.sequences.finish({
+  const { next, watermark } = await ctx.store.sequences.finish({
     hostId: ctx.hostId,
     jobId: job.jobId,
     sandboxId: job.sandboxId,
     seq: job.seq,
-    outcome,
+    outcome:
+      outcome.starts === undefined && job.starts !== undefined ? { ...outcome, starts: job.starts } : outcome,
     event,
     release,
     outcomeTtlSeconds: OUTCOME_TTL_SECONDS,
@@ -61,7 +64,9 @@ export async function finishJob(ctx: HostContext, job: FinishingJob, outcome: Jo
     ...(record === undefined ? {} : { record }),
   });
   ctx.outbox.kick();
+  ctx.watermarks.learn(job.sandboxId, watermark);
   if (release) {
+    ctx.watermarks.forget(job.sandboxId);
     ctx.capacityFreed();
     await ctx.store.directory.expire(job.sandboxId, ctx.retentionSeconds);
   }

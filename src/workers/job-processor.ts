@@ -3,6 +3,7 @@ import { SupersededError, ValidationError } from '../errors/index.ts';
 import { applyJobPolicy } from '../queues/job-options.ts';
 import type { JobData } from '../queues/job-schemas.ts';
 import { parseJobData } from '../queues/job-schemas.ts';
+import type { GateAnswer } from '../state/job-sequences.ts';
 import type { JobOutcome } from '../state/record-schemas.ts';
 import { BatchGate } from './batch-gate.ts';
 import { errorInfo, isFinalError, toJobError } from './error-policy.ts';
@@ -53,11 +54,15 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
       sandboxId,
       seq,
       attempt: job.attemptsMade + 1,
+      starts: job.attemptsStarted,
       ...(data.replyTo === undefined ? {} : { replyTo: data.replyTo }),
     };
     const log = ctx.log.child({ jobId: job.id, sandboxId, hostId: ctx.hostId, op: payload.op, seq });
 
-    const gate = await ctx.store.sequences.gate(ctx.hostId, sandboxId, seq);
+    // The common case, a job right after the last one this worker finished, needs no GATE.
+    const gate: GateAnswer = ctx.watermarks.mayRun(sandboxId, seq)
+      ? { kind: 'run' }
+      : await ctx.store.sequences.gate(ctx.hostId, sandboxId, seq);
     if (gate.kind === 'finished') return answerFinished(ctx, finishing);
     if (gate.kind === 'orphan') {
       await settleAbandonedJob(

@@ -3,7 +3,6 @@ import { ErrorCode } from '../../src/errors/index.ts';
 import type { HangarEvent } from '../../src/events/event-schemas.ts';
 import { pollUntil } from '../../src/util/poll.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
-import { finishedJob } from '../support/jobs.ts';
 
 // Every VMM's first vm.boot answers 500 (a transient fault), so every create needs a retry.
 describe('job order without timers [CH simulator stand-in]', () => {
@@ -34,7 +33,7 @@ describe('job order without timers [CH simulator stand-in]', () => {
     const destroy = await client.destroy('order-1');
     expect(await create.result()).toMatchObject({ state: 'running' });
     expect(await destroy.result()).toMatchObject({ state: 'destroyed' });
-    expect((await finishedJob(client.queueFor('o1'), create.jobId)).attemptsStarted).toBe(2);
+    expect((await client.store.getOutcome('o1', create.jobId))?.starts).toBe(2);
     expect((await client.get('order-1'))?.state).toBe('destroyed');
     expect(fleet.workers[0]!.ctx.ledger.get('order-1')).toBeUndefined();
     await waitFor(() => seen.some((e) => e.type === 'job.completed' && e.jobId === destroy.jobId));

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
-import { finishedJob } from '../support/jobs.ts';
 
 // Every VMM's first vm.resume answers 500: a snapshot's last steps fail once after its manifest is written.
 describe('snapshots: ensures past the manifest, ids owned by one sandbox, private files [CH simulator stand-in]', () => {
@@ -28,7 +27,7 @@ describe('snapshots: ensures past the manifest, ids owned by one sandbox, privat
     );
     const snapshot = await client.snapshot(id, { snapshotId: 'snap-rules-1' });
     expect(await snapshot.result()).toMatchObject({ outcome: 'done', snapshotId: 'snap-rules-1' });
-    expect((await finishedJob(client.queueFor('s1'), snapshot.jobId)).attemptsStarted).toBe(2);
+    expect((await client.store.getOutcome('s1', snapshot.jobId))?.starts).toBe(2);
     expect((await client.get(id))?.state).toBe('running');
     expect(await client.store.getSnapshot('snap-rules-1')).toMatchObject({ sandboxId: id });
     // The sandbox answers pause and resume again (it was not left in `snapshotting`).

@@ -257,7 +257,7 @@ return {'wait', ''}
  * event (to the host's outbox for the stream, on the fleet's and sandbox's channels and on
  * the enqueuing client's own channel), and (for a destroy, or a create/restore that failed
  * for good) its reservation released and the sandbox's record and sequence keys set to
- * expire after the retention. Returns the successor's job id or false.
+ * expire after the retention. Returns {the successor's job id or false, the watermark}.
  *
  * KEYS: outcome, seq-done, seq-fin, seq-jobs, reservations, reserved, seq, record.
  * ARGV: outcome json, outcome ttl, seq, event json, fleet channel, reply channel ('' for
@@ -295,5 +295,5 @@ if ARGV[7] ~= '' then
   end
 end
 if nextJob then nextJob = string.match(nextJob, '^(.*)|%d+$') end
-return nextJob or false
+return {nextJob or false, w}
 `;
