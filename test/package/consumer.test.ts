@@ -1,4 +1,4 @@
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -24,11 +24,12 @@ const nodes = new Map<number, string>();
 
 beforeAll(async () => {
   app = await makeTempDir('hangar-consumer-');
-  const [packed, ...binaries] = await Promise.all([
+  const [, ...binaries] = await Promise.all([
     execa('npm', ['pack', '--loglevel=error', '--pack-destination', app.path], { cwd: REPO }),
     ...NODE_MAJORS.map((major) => nodeBinary(major)),
   ]);
-  tarball = join(app.path, packed.stdout.trim().split('\n').at(-1) ?? '');
+  const { name, version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8'));
+  tarball = join(app.path, `${name}-${version}.tgz`);
   for (const [index, major] of NODE_MAJORS.entries()) nodes.set(major, binaries[index]!);
   await writeFile(
     join(app.path, 'package.json'),
