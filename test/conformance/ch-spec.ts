@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,8 +9,14 @@ import { parse } from 'yaml';
 /** The repository root. */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
-/** The official Cloud Hypervisor OpenAPI spec: read where it lives, never copied into the repo. */
-export const CH_SPEC_PATH = resolve(REPO_ROOT, '..', 'shared', 'specs', 'cloud-hypervisor.yaml');
+/** Where the official Cloud Hypervisor OpenAPI spec may be: HANGAR_CH_SPEC first, then ../shared/specs. */
+export const CH_SPEC_CANDIDATES = [
+  ...(process.env.HANGAR_CH_SPEC ? [resolve(process.env.HANGAR_CH_SPEC)] : []),
+  resolve(REPO_ROOT, '..', 'shared', 'specs', 'cloud-hypervisor.yaml'),
+];
+
+/** The spec to check against: read where it lives, never copied into the repo; undefined when none is there. */
+export const CH_SPEC_PATH: string | undefined = CH_SPEC_CANDIDATES.find((path) => existsSync(path));
 
 /** Validators for one spec: request bodies and JSON responses, keyed by "METHOD endpoint". */
 export interface ChSpecValidators {
@@ -30,7 +37,7 @@ const INT_FORMATS: Record<string, [number, number]> = {
 };
 
 /** Loads the spec and compiles a validator per request body and per JSON response. */
-export async function loadChSpec(path = CH_SPEC_PATH): Promise<ChSpecValidators> {
+export async function loadChSpec(path: string): Promise<ChSpecValidators> {
   const spec = parse(await readFile(path, 'utf8')) as OpenApiDocument;
   // strictSchema off: OpenAPI keywords such as `example` and `deprecated` are not JSON Schema.
   const ajv = new Ajv({ strictSchema: false, allErrors: true });

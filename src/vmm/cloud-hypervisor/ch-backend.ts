@@ -5,8 +5,14 @@ import type { SandboxVm, VmmBackend, VmmBackendInfo } from '../vm-driver.ts';
 import { ChSandboxVm, type ChSandboxVmOptions } from './ch-sandbox-vm.ts';
 import { assertSupportedChVersion, detectChVersion } from './version.ts';
 
-/** The simulator executable shipped in this package: the stand-in where no cloud-hypervisor exists. */
-export const SIMULATOR_SCRIPT = fileURLToPath(new URL('../../../bin/hangar-ch-sim.ts', import.meta.url));
+/**
+ * The simulator executable shipped in this package: the stand-in where no cloud-hypervisor exists.
+ * It sits beside this module's own kind: bin/hangar-ch-sim.ts when running from source,
+ * dist/bin/hangar-ch-sim.js in the built package (which Node runs without type stripping).
+ */
+export const SIMULATOR_SCRIPT = fileURLToPath(
+  new URL(`../../../bin/hangar-ch-sim${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
 
 /** How to run the simulator as a VMM binary. */
 export function simulatorBinary(): string[] {

@@ -15,7 +15,7 @@ export interface FoundVmm {
 
 // The real VMMs by executable name; the simulator by its script (run by node or through its shebang).
 const VMM_PROGRAM = /^(cloud-hypervisor|qemu-system-[A-Za-z0-9_]+)$/;
-const SIMULATOR_SCRIPT = /^hangar-ch-sim(\.ts)?$/;
+const SIMULATOR_SCRIPT = /^hangar-ch-sim(\.ts|\.js)?$/;
 const NODE_PROGRAM = /^node[0-9]*$/;
 
 // `ip netns exec NS` and `unshare --mount --propagation private` exec the VMM in place, but a

@@ -45,6 +45,10 @@ describe('vmmArguments (which command lines are VMMs)', () => {
       vmmArguments(['unshare', '--mount', '--propagation', 'private', 'qemu-system-x86_64', '-S']),
     ).toEqual(['-S']);
     expect(vmmArguments([process.execPath, '/src/hangar/bin/hangar-ch-sim.ts', '-v'])).toEqual(['-v']);
+    // The built package runs the compiled simulator.
+    expect(
+      vmmArguments([process.execPath, '/app/node_modules/hangar/dist/bin/hangar-ch-sim.js', '-v']),
+    ).toEqual(['-v']);
     expect(vmmArguments(['/usr/local/bin/hangar-ch-sim', '--version'])).toEqual(['--version']);
   });
 

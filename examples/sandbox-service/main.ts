@@ -1,0 +1,24 @@
+// Runs the sandbox service: REDIS_URL and HANGAR_KEY_PREFIX name the fleet, HOST and PORT
+// where it listens (PORT=0 takes a free one). SIGTERM or Ctrl-C stop it.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { HangarClient } from 'hangar';
+import { createApp } from './app.ts';
+
+const client = await HangarClient.connect({
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  keyPrefix: process.env.HANGAR_KEY_PREFIX ?? 'hangar',
+});
+const server = createApp(client).listen(Number(process.env.PORT ?? 8080), process.env.HOST ?? '127.0.0.1');
+await once(server, 'listening');
+const { address, port } = server.address() as AddressInfo;
+console.log(`sandbox service listening on http://${address}:${port}`);
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    server.close();
+    // Open event streams would hold the server open.
+    server.closeAllConnections();
+    void client.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,15 @@
+// What an app needs to embed a host worker: `import { HostWorker, parseWorkerConfig } from 'hangar/worker'`.
+// The worker drives VMMs, disks and network namespaces, so it runs as root on the host it serves.
+export {
+  parseWorkerConfig,
+  type WorkerConfig,
+  type WorkerConfigInput,
+  workerConfigFromEnv,
+} from '../config/worker-config.ts';
+export { ErrorCode, HangarError } from '../errors/index.ts';
+export { createLogger, type Logger } from '../logging/logger.ts';
+export { DEMO_TEMPLATE_ID, writeDemoTemplate } from '../templates/demo-template.ts';
+export { TemplateCatalog, type TemplateSpec } from '../templates/template-catalog.ts';
+export type { CrashPolicy } from './crash-handler.ts';
+export { HostWorker } from './host-worker.ts';
+export type { ReconcileReport } from './reconcile.ts';
