@@ -30,14 +30,8 @@ export function createApp(client: HangarClient): express.Express {
   app.post('/sandboxes', async (req, res) => {
     const { template = 'base', vcpus = 1, memoryMib = 256, labels } = req.body ?? {};
     const job = await client.create({ template, vcpus, memoryMib, labels });
-    await job.result();
-    const sandbox = await client.get(job.sandboxId);
-    res.status(201).json({
-      sandboxId: job.sandboxId,
-      hostId: sandbox?.hostId,
-      address: sandbox?.address,
-      state: sandbox?.state,
-    });
+    const { sandboxId, hostId, address, state } = await job.result();
+    res.status(201).json({ sandboxId, hostId, address, state });
   });
 
   app.get('/sandboxes', async (req, res) => {

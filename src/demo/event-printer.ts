@@ -1,6 +1,6 @@
 import { formatEventLine } from '../cli/commands/event-line.ts';
 import { comparePositions } from '../cli/commands/events.ts';
-import { lastPosition } from '../events/event-reader.ts';
+import { internalsOf } from '../producer/client-internals.ts';
 import type { HangarClient } from '../producer/hangar-client.ts';
 import { pollUntil } from '../util/poll.ts';
 
@@ -18,7 +18,7 @@ export async function startEventPrinter(
   client: HangarClient,
   print: (line: string) => void,
 ): Promise<EventPrinter> {
-  let seen = await lastPosition(client.store.redis, client.keys);
+  let seen = await client.latestEventPosition();
   let printed = 0;
   const stop = new AbortController();
   const reading = (async () => {
@@ -34,7 +34,14 @@ export async function startEventPrinter(
   return {
     count: () => printed,
     async catchUp(timeoutMs = 5_000) {
-      const end = await lastPosition(client.store.redis, client.keys);
+      // Events reach the stream from the hosts' outboxes a moment after their jobs end.
+      const { store } = internalsOf(client);
+      await pollUntil(
+        'the hosts to forward their events',
+        async () => ((await store.unforwardedEvents()) === 0 ? true : undefined),
+        { timeoutMs, intervalMs: 25 },
+      );
+      const end = await client.latestEventPosition();
       await pollUntil(
         'the event printer to catch up',
         async () => (comparePositions(seen, end) >= 0 ? true : undefined),

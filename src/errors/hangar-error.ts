@@ -15,6 +15,7 @@ export const ErrorCode = {
   CorruptState: 'E_CORRUPT_STATE',
   Superseded: 'E_SUPERSEDED',
   Stalled: 'E_STALLED',
+  Aborted: 'E_ABORTED',
   Internal: 'E_INTERNAL',
 } as const;
 

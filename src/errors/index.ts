@@ -1,5 +1,6 @@
 export { ErrorCode, HangarError, isPermanent } from './hangar-error.ts';
 export {
+  AbortedError,
   CapacityError,
   CommandError,
   ConflictError,

@@ -99,3 +99,10 @@ export class StalledError extends HangarError {
     super(ErrorCode.Stalled, message, { details });
   }
 }
+
+/** The caller's AbortSignal fired while it waited (the job itself goes on). */
+export class AbortedError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super(ErrorCode.Aborted, message, { details, cause });
+  }
+}

@@ -28,18 +28,30 @@ export async function* readEvents(
 ): AsyncGenerator<PositionedEvent> {
   const log = options.logger ?? silentLogger;
   let after = options.after ?? '$';
-  if (after === '$') after = await lastPosition(redis, keys);
   const blockMs = options.blockMs ?? 1_000;
+  try {
+    if (after === '$') after = await lastPosition(redis, keys);
+  } catch (error) {
+    if (options.signal?.aborted === true) return;
+    throw error;
+  }
   while (!options.signal?.aborted) {
-    const reply = (await redis.xread(
-      'COUNT',
-      500,
-      'BLOCK',
-      blockMs,
-      'STREAMS',
-      keys.fleet.eventStream(),
-      after,
-    )) as [string, [string, string[]][]][] | null;
+    let reply: [string, [string, string[]][]][] | null;
+    try {
+      reply = (await redis.xread(
+        'COUNT',
+        500,
+        'BLOCK',
+        blockMs,
+        'STREAMS',
+        keys.fleet.eventStream(),
+        after,
+      )) as [string, [string, string[]][]][] | null;
+    } catch (error) {
+      // An abort closes the connection under a blocking read: that is the end, not a failure.
+      if (options.signal?.aborted === true) return;
+      throw error;
+    }
     for (const [, entries] of reply ?? []) {
       for (const [position, fields] of entries) {
         after = position;

@@ -1,30 +1,39 @@
 import { randomUUID } from 'node:crypto';
-import type { Queue } from 'bullmq';
-import { ValidationError } from '../errors/index.ts';
-import { type ReadEventsOptions, readEvents } from '../events/event-reader.ts';
+import type { ZodType } from 'zod';
+import { lastPosition, type ReadEventsOptions, readEvents } from '../events/event-reader.ts';
 import type { PositionedEvent } from '../events/event-schemas.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
+import {
+  RESULT_SCHEMAS,
+  type SandboxResult,
+  type SnapshotResult,
+  type StateResult,
+} from '../queues/job-results.ts';
 import { type JobPayload, type JobPayloadInput, parsePayload } from '../queues/job-schemas.ts';
 import { KeySpace } from '../queues/names.ts';
 import { connectRedis, type RedisClient, whenReady } from '../redis/connections.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import type { Placement } from '../state/job-sequences.ts';
-import type { SandboxRecord } from '../state/record-schemas.ts';
+import type { SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
+import { registerInternals } from './client-internals.ts';
 import { JobHandle, type JobRef } from './job-handle.ts';
-import { JobSubmitter, type SequencedJob } from './job-submitter.ts';
+import { JobSubmitter } from './job-submitter.ts';
+import { newId } from './new-id.ts';
 import { OutcomeWaiter } from './outcome-waiter.ts';
+import { type BatchHandle, type BatchOptions, snapshotBatch } from './snapshot-batch.ts';
 
-export type { SequencedJob } from './job-submitter.ts';
-
-/** How a client connects: the fleet's Redis and key prefix. */
+/** How a client connects: the fleet's Redis (one server or a cluster's seeds) and key prefix. */
 export interface HangarClientOptions {
+  /** `redis://host:port`, or a Redis Cluster: `redis://h1:p1,h2:p2,...` (see parseRedisUrl). */
   redisUrl: string;
+  /** The fleet's key prefix (default 'hangar'): workers and clients of one fleet share it. */
   keyPrefix?: string;
   logger?: Logger;
 }
 
 /** Per-call options: an idempotency key makes a repeated call return the first call's job. */
 export interface CallOptions {
+  /** Kept a day; a repeat within it returns the first call's job, never a second one. */
   idempotencyKey?: string;
 }
 
@@ -35,7 +44,21 @@ export interface CreateInput {
   memoryMib: number;
   labels?: Record<string, string>;
   sandboxId?: string;
-  fromSnapshot?: string;
+}
+
+/** What `restore` takes besides the snapshot: the new sandbox's id (generated when not given). */
+export interface RestoreInput {
+  sandboxId?: string;
+  /** Run the restored VM (default) or leave it paused. */
+  resume?: boolean;
+  labels?: Record<string, string>;
+}
+
+/** What `snapshot` takes: the snapshot's id (generated when not given). */
+export interface SnapshotInput {
+  snapshotId?: string;
+  /** Resume the sandbox after the snapshot if it was running (default true). */
+  resumeAfter?: boolean;
 }
 
 /** Selects sandboxes by host, state and labels (all given labels must match). */
@@ -45,14 +68,17 @@ export interface SandboxSelector {
   labels?: Record<string, string>;
 }
 
+/** Options of `events()`: where to start, which sandbox, and a signal that ends the iteration. */
+export type EventsOptions = Omit<ReadEventsOptions, 'logger'>;
+
 /**
  * The library backend apps import: enqueue lifecycle jobs on the right host's queue and get
  * typed results and events back. Every input is validated here before anything is written.
  */
 export class HangarClient {
-  readonly keys: KeySpace;
-  readonly store: FleetStore;
   readonly #options: HangarClientOptions;
+  readonly #keys: KeySpace;
+  readonly #store: FleetStore;
   readonly #redis: RedisClient;
   readonly #subscriber: RedisClient;
   readonly #submitter: JobSubmitter;
@@ -64,23 +90,25 @@ export class HangarClient {
 
   private constructor(options: HangarClientOptions, redis: RedisClient, subscriber: RedisClient) {
     this.#options = options;
-    this.keys = new KeySpace(options.keyPrefix ?? 'hangar');
+    this.#keys = new KeySpace(options.keyPrefix ?? 'hangar');
     this.#redis = redis;
     this.#subscriber = subscriber;
     this.#log = options.logger ?? silentLogger;
-    this.store = new FleetStore(redis, this.keys, { logger: this.#log });
-    this.#submitter = new JobSubmitter(this.store, this.keys.keyPrefix, this.#clientId, this.#log);
+    this.#store = new FleetStore(redis, this.#keys, { logger: this.#log });
+    this.#submitter = new JobSubmitter(this.#store, this.#keys.keyPrefix, this.#clientId, this.#log);
     this.#waiter = new OutcomeWaiter(
       subscriber,
-      this.store,
-      this.keys.fleet.replyChannel(this.#clientId),
+      this.#store,
+      this.#keys.fleet.replyChannel(this.#clientId),
       this.#log,
     );
-  }
-
-  /** This client's id, carried by its jobs so their outcomes come back on its own channel. */
-  get clientId(): string {
-    return this.#clientId;
+    registerInternals(this, {
+      store: this.#store,
+      keys: this.#keys,
+      submitter: this.#submitter,
+      clientId: this.#clientId,
+      handle: (ref, schema) => new JobHandle(ref, this.#waiter, schema),
+    });
   }
 
   /** Connects to the fleet's Redis. */
@@ -102,65 +130,84 @@ export class HangarClient {
    * host's capacity is reserved before the job is added, so concurrent producers never
    * overfill it.
    */
-  async create(input: CreateInput, options: CallOptions = {}): Promise<JobHandle> {
-    const payload = parsePayload({ op: 'create', sandboxId: input.sandboxId ?? newId('sb'), ...input });
-    if (payload.op !== 'create') throw new ValidationError('not a create');
-    const placement: Placement =
-      payload.fromSnapshot === undefined
-        ? { kind: 'create', template: payload.template, vcpus: payload.vcpus, memoryMib: payload.memoryMib }
-        : { kind: 'snapshot', snapshotId: payload.fromSnapshot };
-    return this.handle(await this.#submitter.placed(payload, placement, options.idempotencyKey));
-  }
-
-  pause(sandboxId: string, options: CallOptions = {}): Promise<JobHandle> {
-    return this.#onSandbox({ op: 'pause', sandboxId }, options);
-  }
-
-  resume(sandboxId: string, options: CallOptions = {}): Promise<JobHandle> {
-    return this.#onSandbox({ op: 'resume', sandboxId }, options);
-  }
-
-  /** Snapshots memory, device state and disk together; the sandbox keeps running unless told otherwise. */
-  snapshot(
-    sandboxId: string,
-    input: { snapshotId?: string; resumeAfter?: boolean } = {},
-    options: CallOptions = {},
-  ): Promise<JobHandle> {
-    return this.#onSandbox(
-      { op: 'snapshot', sandboxId, snapshotId: input.snapshotId ?? newId('snap'), ...input },
-      options,
-    );
+  async create(input: CreateInput, options: CallOptions = {}): Promise<JobHandle<SandboxResult>> {
+    const payload = parsePayload({ ...input, op: 'create', sandboxId: input.sandboxId ?? newId('sb') });
+    const placement: Placement = {
+      kind: 'create',
+      template: input.template,
+      vcpus: input.vcpus,
+      memoryMib: input.memoryMib,
+    };
+    return this.#handle(await this.#submitter.placed(payload, placement, options.idempotencyKey), 'create');
   }
 
   /** Restores a snapshot as a new sandbox on the snapshot's host (its capacity reserved as for a create). */
   async restore(
     snapshotId: string,
-    input: { sandboxId?: string; resume?: boolean; labels?: Record<string, string> } = {},
+    input: RestoreInput = {},
     options: CallOptions = {},
-  ): Promise<JobHandle> {
+  ): Promise<JobHandle<SandboxResult>> {
     const payload = parsePayload({
+      ...input,
       op: 'restore',
       snapshotId,
       sandboxId: input.sandboxId ?? newId('sb'),
-      ...input,
     });
-    return this.handle(
-      await this.#submitter.placed(payload, { kind: 'snapshot', snapshotId }, options.idempotencyKey),
+    const ref = await this.#submitter.placed(
+      payload,
+      { kind: 'snapshot', snapshotId },
+      options.idempotencyKey,
+    );
+    return this.#handle(ref, 'restore');
+  }
+
+  /** Pauses a running sandbox: its memory stays in the VMM. */
+  pause(sandboxId: string, options: CallOptions = {}): Promise<JobHandle<StateResult>> {
+    return this.#onSandbox({ op: 'pause', sandboxId }, options, 'pause');
+  }
+
+  /** Resumes a paused sandbox. */
+  resume(sandboxId: string, options: CallOptions = {}): Promise<JobHandle<StateResult>> {
+    return this.#onSandbox({ op: 'resume', sandboxId }, options, 'resume');
+  }
+
+  /** Snapshots memory, device state and disk together; the sandbox keeps running unless told otherwise. */
+  snapshot(
+    sandboxId: string,
+    input: SnapshotInput = {},
+    options: CallOptions = {},
+  ): Promise<JobHandle<SnapshotResult>> {
+    return this.#onSandbox(
+      { ...input, op: 'snapshot', sandboxId, snapshotId: input.snapshotId ?? newId('snap') },
+      options,
+      'snapshot',
     );
   }
 
-  destroy(sandboxId: string, options: CallOptions = {}): Promise<JobHandle> {
-    return this.#onSandbox({ op: 'destroy', sandboxId }, options);
+  /** Stops the VM and removes everything the sandbox holds on its host. */
+  destroy(sandboxId: string, options: CallOptions = {}): Promise<JobHandle<StateResult>> {
+    return this.#onSandbox({ op: 'destroy', sandboxId }, options, 'destroy');
   }
 
-  /** The fleet's record of a sandbox. */
+  /**
+   * Snapshots many sandboxes at once: named ones, or every running or paused one a selector
+   * picks. One flow per host; the parent's result lists every snapshot and every failure.
+   */
+  snapshotBatch(
+    target: readonly string[] | SandboxSelector,
+    options: BatchOptions = {},
+  ): Promise<BatchHandle> {
+    return snapshotBatch(this, target, options);
+  }
+
+  /** The fleet's record of a sandbox (retained a while after it is destroyed). */
   get(sandboxId: string): Promise<SandboxRecord | undefined> {
-    return this.store.getSandbox(sandboxId);
+    return this.#store.getSandbox(sandboxId);
   }
 
   /** Every live sandbox matching a selector (every label given must match), oldest first, read page by page. */
   list(selector: SandboxSelector = {}): Promise<SandboxRecord[]> {
-    return this.store.listSandboxes(selector);
+    return this.#store.listSandboxes(selector);
   }
 
   /** One page of live sandboxes matching a selector; pass the returned cursor to read on. */
@@ -168,44 +215,50 @@ export class HangarClient {
     selector: SandboxSelector = {},
     page: { limit?: number; cursor?: string } = {},
   ): Promise<{ records: SandboxRecord[]; cursor?: string }> {
-    return this.store.listPage(selector, page);
+    return this.#store.listPage(selector, page);
+  }
+
+  /** Destroyed and failed sandboxes whose records are still retained. */
+  listGone(selector: SandboxSelector = {}): Promise<SandboxRecord[]> {
+    return this.#store.listGone(selector);
+  }
+
+  /** A snapshot's record. */
+  getSnapshot(snapshotId: string): Promise<SnapshotRecord | undefined> {
+    return this.#store.getSnapshot(snapshotId);
+  }
+
+  /** Every snapshot the fleet holds. */
+  listSnapshots(): Promise<SnapshotRecord[]> {
+    return this.#store.listSnapshots();
   }
 
   /**
    * Events in order from `after` (a position from an earlier event; '0' for all kept; default
-   * only new ones). Each iterator holds its own connection until it ends.
+   * only new ones), until `signal` aborts. Each iterator holds its own connection until it ends.
    */
-  async *events(options: Omit<ReadEventsOptions, 'logger'> = {}): AsyncGenerator<PositionedEvent> {
+  async *events(options: EventsOptions = {}): AsyncGenerator<PositionedEvent> {
     const reader = connectRedis(this.#options.redisUrl, 'blocking');
     reader.on('error', (error) => this.#log.warn({ err: error }, 'event reader connection error'));
     this.#readers.add(reader);
+    // An abort ends a blocking read at once instead of at its timeout.
+    const onAbort = () => reader.disconnect();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      yield* readEvents(reader, this.keys, { ...options, logger: this.#log });
+      yield* readEvents(reader, this.#keys, { ...options, logger: this.#log });
     } finally {
+      options.signal?.removeEventListener('abort', onAbort);
       this.#readers.delete(reader);
       reader.disconnect();
     }
   }
 
-  /** The queue of a host (made once per client). */
-  queueFor(hostId: string): Queue {
-    return this.#submitter.queueFor(hostId);
+  /** The position of the newest event ('0-0' when none): `events({ after })` from it reads only what comes next. */
+  latestEventPosition(): Promise<string> {
+    return lastPosition(this.#redis, this.#keys);
   }
 
-  /**
-   * Takes the next place in a sandbox's order for a job on `hostId`, with no checks (the
-   * batch flow adds the job itself, and calls `abandon` if it cannot).
-   */
-  prepareJob(hostId: string, payload: JobPayload): Promise<SequencedJob> {
-    return this.#submitter.numbered(hostId, payload);
-  }
-
-  /** Gives back a place taken by prepareJob whose job was never added, so nobody waits for it. */
-  abandon(ref: SequencedJob['ref'], idempotencyKey?: string): Promise<void> {
-    return this.#submitter.abandon(ref, idempotencyKey);
-  }
-
-  /** A handle for a job enqueued earlier (by id), e.g. from a batch result. */
+  /** A handle for a job enqueued earlier, by this process or another (its result is untyped). */
   handle(ref: JobRef): JobHandle {
     return new JobHandle(ref, this.#waiter);
   }
@@ -217,12 +270,20 @@ export class HangarClient {
     await Promise.allSettled([this.#subscriber.quit(), this.#redis.quit()]);
   }
 
-  async #onSandbox(input: JobPayloadInput, options: CallOptions): Promise<JobHandle> {
-    return this.handle(await this.#submitter.onSandbox(parsePayload(input), options.idempotencyKey));
+  #handle<O extends keyof typeof RESULT_SCHEMAS>(ref: JobRef, op: O) {
+    return new JobHandle(
+      ref,
+      this.#waiter,
+      RESULT_SCHEMAS[op] as ZodType<(typeof RESULT_SCHEMAS)[O]['_output']>,
+    );
   }
-}
 
-/** A fresh identifier with a readable prefix. */
-export function newId(prefix: string): string {
-  return `${prefix}-${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  async #onSandbox<O extends 'pause' | 'resume' | 'snapshot' | 'destroy'>(
+    input: JobPayloadInput & { op: O },
+    options: CallOptions,
+    op: O,
+  ) {
+    const payload: JobPayload = parsePayload(input);
+    return this.#handle(await this.#submitter.onSandbox(payload, options.idempotencyKey), op);
+  }
 }

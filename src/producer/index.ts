@@ -1,14 +1,41 @@
-// The library backend apps import: `import { HangarClient } from 'hangar/producer'`.
-export { ErrorCode, HangarError } from '../errors/index.ts';
-export type { HangarEvent, PositionedEvent, SandboxState } from '../events/event-schemas.ts';
+// The library backend apps import: `import { HangarClient } from 'hangar'`.
+export {
+  AbortedError,
+  ConflictError,
+  CorruptStateError,
+  ErrorCode,
+  HangarError,
+  IllegalStateError,
+  NotFoundError,
+  TimeoutError,
+  ValidationError,
+} from '../errors/index.ts';
+export type {
+  ErrorInfo,
+  HangarEvent,
+  HangarEventType,
+  PositionedEvent,
+  SandboxState,
+} from '../events/event-schemas.ts';
+export type {
+  BatchResult,
+  EnsureOutcome,
+  ResultOf,
+  SandboxResult,
+  SnapshotResult,
+  StateResult,
+} from '../queues/job-results.ts';
 export type { SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
 export {
   type CallOptions,
   type CreateInput,
+  type EventsOptions,
   HangarClient,
   type HangarClientOptions,
+  type RestoreInput,
   type SandboxSelector,
+  type SnapshotInput,
 } from './hangar-client.ts';
-export { JobHandle, type JobRef } from './job-handle.ts';
+export { JobHandle, type JobRef, type ResultOptions } from './job-handle.ts';
 export { HostLostError, JobFailedError, NoCapacityError } from './producer-errors.ts';
-export { type BatchHandle, type BatchOptions, snapshotBatch } from './snapshot-batch.ts';
+export type { BatchHandle, BatchOptions } from './snapshot-batch.ts';

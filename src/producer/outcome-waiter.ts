@@ -1,4 +1,4 @@
-import { HangarError, TimeoutError } from '../errors/index.ts';
+import { AbortedError, HangarError, TimeoutError } from '../errors/index.ts';
 import { HangarEvent } from '../events/event-schemas.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RedisClient } from '../redis/connections.ts';
@@ -41,11 +41,17 @@ export class OutcomeWaiter {
     subscriber.on('ready', () => void this.#recheck());
   }
 
-  /** Waits for a job's final outcome; rejects with TimeoutError after `timeoutMs`. */
-  async wait(ref: OutcomeRef, timeoutMs: number): Promise<JobOutcome> {
+  /**
+   * Waits for a job's final outcome; rejects with TimeoutError after `timeoutMs`, or with
+   * AbortedError when `signal` aborts (the job goes on; only the wait ends).
+   */
+  async wait(ref: OutcomeRef, timeoutMs: number, signal?: AbortSignal): Promise<JobOutcome> {
     const { jobId } = ref;
+    if (signal?.aborted === true)
+      throw new AbortedError(`stopped waiting for job ${jobId}`, { jobId }, signal.reason);
     let waiter!: Waiter;
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     // The deadline runs from the call, even while the subscription waits for Redis to come back.
     const settled = new Promise<JobOutcome>((resolve, reject) => {
       waiter = { home: ref.home, resolve };
@@ -53,6 +59,8 @@ export class OutcomeWaiter {
         () => reject(new TimeoutError(`job ${jobId} did not finish within ${timeoutMs} ms`, { jobId })),
         timeoutMs,
       );
+      onAbort = () => reject(new AbortedError(`stopped waiting for job ${jobId}`, { jobId }, signal?.reason));
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
     const set = this.#waiters.get(jobId) ?? new Set();
     set.add(waiter);
@@ -72,6 +80,7 @@ export class OutcomeWaiter {
       return await settled;
     } finally {
       clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
       set.delete(waiter);
       if (set.size === 0) this.#waiters.delete(jobId);
       if (this.#waiters.size === 0 && this.#timer !== undefined) {

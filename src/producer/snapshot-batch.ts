@@ -2,11 +2,14 @@ import { FlowProducer } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.ts';
 import { DEFAULT_JOB_OPTIONS } from '../queues/job-options.ts';
+import { type BatchResult, BatchResult as BatchResultSchema } from '../queues/job-results.ts';
 import { parsePayload } from '../queues/job-schemas.ts';
 import { BATCH_QUEUE, FLEET_HOME, hostPrefix, hostQueueName } from '../queues/names.ts';
-import type { HangarClient, SandboxSelector, SequencedJob } from './hangar-client.ts';
-import { newId } from './hangar-client.ts';
+import { internalsOf } from './client-internals.ts';
+import type { HangarClient, SandboxSelector } from './hangar-client.ts';
 import type { JobHandle } from './job-handle.ts';
+import type { SequencedJob } from './job-submitter.ts';
+import { newId } from './new-id.ts';
 
 /** How a batch snapshot runs. */
 export const BatchOptions = z
@@ -36,7 +39,8 @@ export interface BatchHandle {
   batchId: string;
   sandboxIds: string[];
   snapshotIds: Record<string, string>;
-  parent: JobHandle;
+  /** The batch's own job: its result lists every snapshot and every failure. */
+  parent: JobHandle<BatchResult>;
 }
 
 /** The parent job of every host's part of a batch (one per host, each on its host's slot). */
@@ -60,6 +64,7 @@ export async function snapshotBatch(
   const parsed = BatchOptions.safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod('batch options', parsed.error);
   const options = parsed.data;
+  const { store, keys, submitter, clientId, handle } = internalsOf(client);
   const records = Array.isArray(target)
     ? await Promise.all((target as readonly string[]).map((id) => client.get(id)))
     : await client.list({ ...(target as SandboxSelector) });
@@ -85,10 +90,10 @@ export async function snapshotBatch(
         resumeAfter: options.resumeAfter,
         batchId,
       });
-      const job = await client.prepareJob(record.hostId, payload);
+      const job = await submitter.numbered(record.hostId, payload);
       prepared.set(record.hostId, [...(prepared.get(record.hostId) ?? []), job]);
     }
-    await client.store.batches.put({
+    await store.batches.put({
       batchId,
       total: chosen.length,
       concurrencyPerHost: options.concurrencyPerHost,
@@ -100,14 +105,14 @@ export async function snapshotBatch(
     });
   } catch (error) {
     // Nobody may wait for a number whose job will never be added.
-    for (const job of [...prepared.values()].flat()) await client.abandon(job.ref);
+    for (const job of [...prepared.values()].flat()) await submitter.abandon(job.ref);
     throw error;
   }
-  const flows = new FlowProducer({ connection: client.store.redis });
+  const flows = new FlowProducer({ connection: store.redis });
   flows.on('error', () => undefined);
   try {
     for (const [hostId, jobs] of prepared) {
-      const prefix = hostPrefix(client.keys.keyPrefix, hostId);
+      const prefix = hostPrefix(keys.keyPrefix, hostId);
       try {
         await flows.add({
           name: 'snapshot-batch',
@@ -117,7 +122,7 @@ export async function snapshotBatch(
             batchId,
             total: chosen.length,
             concurrencyPerHost: options.concurrencyPerHost,
-            replyTo: client.clientId,
+            replyTo: clientId,
           },
           opts: { ...DEFAULT_JOB_OPTIONS, jobId: batchParentJobId(batchId) },
           children: jobs.map((job) => ({
@@ -135,17 +140,17 @@ export async function snapshotBatch(
       } catch (error) {
         // This host's part never started: its children are given back and reported failed,
         // so the batch still completes with the other hosts' parts.
-        for (const job of jobs) await client.abandon(job.ref);
+        for (const job of jobs) await submitter.abandon(job.ref);
         const failures = jobs.map((job) => ({
           jobId: job.ref.jobId,
           sandboxId: job.ref.sandboxId,
           reason: `could not add the batch's flow on host ${hostId}: ${String(error)}`,
         }));
-        await client.store.batches.givePart(
+        await store.batches.givePart(
           batchId,
           hostId,
           { snapshots: [], failures },
-          { jobId: batchParentJobId(batchId), replyChannel: client.keys.fleet.replyChannel(client.clientId) },
+          { jobId: batchParentJobId(batchId), replyChannel: keys.fleet.replyChannel(clientId) },
         );
       }
     }
@@ -153,12 +158,10 @@ export async function snapshotBatch(
       batchId,
       sandboxIds: chosen.map((record) => record.sandboxId),
       snapshotIds,
-      parent: client.handle({
-        jobId: batchParentJobId(batchId),
-        hostId: FLEET_HOME,
-        sandboxId: batchId,
-        op: 'snapshot-batch',
-      }),
+      parent: handle(
+        { jobId: batchParentJobId(batchId), hostId: FLEET_HOME, sandboxId: batchId, op: 'snapshot-batch' },
+        BatchResultSchema,
+      ),
     };
   } finally {
     await flows.close();

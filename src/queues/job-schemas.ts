@@ -11,7 +11,7 @@ export const Labels = z
   .record(LabelKey, z.string().max(128))
   .refine((labels) => Object.keys(labels).length <= 32, 'at most 32 labels');
 
-/** Create a sandbox from a template, or from a snapshot when `fromSnapshot` is given. */
+/** Create a sandbox from a template (a sandbox from a snapshot is a restore). */
 export const CreatePayload = z
   .object({
     op: z.literal('create'),
@@ -20,7 +20,6 @@ export const CreatePayload = z
     vcpus: z.number().int().min(1).max(32),
     memoryMib: z.number().int().min(128).max(65_536),
     labels: Labels.default({}),
-    fromSnapshot: Identifier.optional(),
   })
   .strict();
 

@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DEFAULT_STREAM_LENGTH } from '../events/event-publisher.ts';
 import { HangarEvent } from '../events/event-schemas.ts';
+import { BatchResult } from '../queues/job-results.ts';
 import type { KeySpace } from '../queues/names.ts';
 import type { RedisClient } from '../redis/connections.ts';
 import { BatchRecord, JobOutcome } from './record-schemas.ts';
@@ -20,17 +21,8 @@ export interface BatchProgress {
 }
 
 /** One host's part of a batch's result: its snapshots and its failures. */
-export const BatchPart = z.object({
-  snapshots: z.array(z.record(z.string(), z.unknown())),
-  failures: z.array(z.object({ jobId: z.string(), sandboxId: z.string().optional(), reason: z.string() })),
-});
+export const BatchPart = BatchResult.pick({ snapshots: true, failures: true });
 export type BatchPart = z.infer<typeof BatchPart>;
-
-/** A whole batch's result, as its outcome and its `batch.completed` event carry it. */
-export interface BatchResult extends BatchPart {
-  batchId: string;
-  total: number;
-}
 
 /** What giving a part did: the batch is still waiting for others, or is complete with this result. */
 export type PartAnswer =

@@ -170,6 +170,13 @@ export class FleetStore {
     return Object.fromEntries(Object.entries(sums).filter(([, count]) => count !== 0));
   }
 
+  /** Events written with their changes but not yet forwarded to the fleet's stream (every host's outbox). */
+  async unforwardedEvents(): Promise<number> {
+    const hostIds = await this.hosts.knownHosts();
+    const lengths = await Promise.all(hostIds.map((id) => this.redis.llen(this.keys.host(id).outbox())));
+    return lengths.reduce((sum, length) => sum + length, 0);
+  }
+
   async putSnapshot(record: SnapshotRecord): Promise<void> {
     const checked = SnapshotRecord.parse(record);
     const f = this.keys.fleet;

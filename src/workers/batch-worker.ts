@@ -29,7 +29,8 @@ export function startBatchWorker(options: {
       const part: BatchPart = {
         snapshots: Object.entries(values).map(([key, value]) => ({
           jobId: jobIdOf(key),
-          ...(value as object),
+          // The child's result, as its own processor checked it.
+          ...(value as Omit<BatchPart['snapshots'][number], 'jobId'>),
         })),
         failures: Object.entries(failures).map(([key, reason]) => ({
           jobId: jobIdOf(key),

@@ -1,6 +1,7 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { SupersededError, ValidationError } from '../errors/index.ts';
 import { applyJobPolicy } from '../queues/job-options.ts';
+import { RESULT_SCHEMAS } from '../queues/job-results.ts';
 import type { JobData } from '../queues/job-schemas.ts';
 import { parseJobData } from '../queues/job-schemas.ts';
 import type { GateAnswer } from '../state/job-sequences.ts';
@@ -11,7 +12,6 @@ import type { HostContext } from './host-context.ts';
 import { type FinishingJob, failedOutcome, finishJob, publishRetry } from './job-outcomes.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import { runOperation } from './operations/index.ts';
-import type { OperationResult } from './operations/operation.ts';
 import { flushPendingRecord, setSandboxState } from './sandbox-records.ts';
 import { settleAbandonedJob } from './settle-job.ts';
 import { StepReporter } from './step-reporter.ts';
@@ -28,7 +28,7 @@ const ORDERING_RECHECK_MS = 500;
  * order and one at a time, runs the operation, and records and publishes the outcome.
  */
 export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches = new BatchGate()) {
-  return async (job: Job, token?: string): Promise<OperationResult> => {
+  return async (job: Job, token?: string): Promise<Record<string, unknown>> => {
     let data: JobData;
     try {
       data = parseJobData(job.data);
@@ -97,11 +97,15 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
           }).finally(() => progress.stop());
         const batchId = payload.op === 'snapshot' ? payload.batchId : undefined;
         const startedAt = new Date().toISOString();
-        const result = {
-          ...(batchId === undefined ? await operation() : await batches.run(ctx, batchId, operation)),
+        const reported =
+          batchId === undefined ? await operation() : await batches.run(ctx, batchId, operation);
+        // Checked against the operation's result schema: what the client's typed result() reads.
+        const result: Record<string, unknown> = RESULT_SCHEMAS[payload.op].parse({
+          ...reported,
+          hostId: ctx.hostId,
           startedAt,
           finishedAt: new Date().toISOString(),
-        };
+        });
         await finishJob(ctx, finishing, { status: 'completed', result, at: new Date().toISOString() });
         if (batchId !== undefined) await batches.count(ctx, batchId, job.id!, true);
         log.info({ outcome: result.outcome }, 'job completed');
@@ -130,7 +134,7 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
 
 // A job whose place has passed: a redelivery of a finished job answers with its outcome
 // (published again, in case the first publish was lost); one that never ran is superseded.
-async function answerFinished(ctx: HostContext, job: FinishingJob): Promise<OperationResult> {
+async function answerFinished(ctx: HostContext, job: FinishingJob): Promise<Record<string, unknown>> {
   const recorded: JobOutcome | undefined = await ctx.store.getOutcome(ctx.hostId, job.jobId);
   const outcome =
     recorded ??
@@ -140,7 +144,7 @@ async function answerFinished(ctx: HostContext, job: FinishingJob): Promise<Oper
       ).toJSON(),
     );
   await finishJob(ctx, job, outcome);
-  if (outcome.status === 'completed') return { ...outcome.result, outcome: 'already' } as OperationResult;
+  if (outcome.status === 'completed') return { ...outcome.result, outcome: 'already' };
   throw new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`);
 }
 

@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { defaultRunner } from '../../src/exec/command-runner.ts';
 import { listNetns } from '../../src/network/index.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { useKillableWorker } from '../support/killable-worker.ts';
 import { qemuAvailable } from './guest-template.ts';
 
@@ -33,7 +34,8 @@ describe.skipIf(!QEMU.ok)(
       const snapshot = await host.client.snapshot(id, { snapshotId: 'snap-restart' });
       for (
         let i = 0;
-        i < 200 && (await host.client.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
+        i < 200 &&
+        (await internalsOf(host.client).submitter.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
         i += 1
       ) {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -48,7 +50,9 @@ describe.skipIf(!QEMU.ok)(
       expect(result).toMatchObject({ snapshotId: 'snap-restart' });
       expect((await host.client.get(id))?.state).toBe('running');
       // Started twice: once on the killed worker, once after the restart.
-      expect((await host.client.store.getOutcome('hk', snapshot.jobId))?.starts).toBeGreaterThanOrEqual(2);
+      expect(
+        (await internalsOf(host.client).store.getOutcome('hk', snapshot.jobId))?.starts,
+      ).toBeGreaterThanOrEqual(2);
 
       await (await host.client.destroy(id)).result();
       expect((await listNetns(defaultRunner)).filter((name) => name.startsWith('hgwq0-'))).toEqual([]);

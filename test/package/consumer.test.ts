@@ -133,6 +133,7 @@ describe('the packed package, installed into an app outside the repository', () 
       expect(seen.address).toMatch(/^10\.245\./);
       expect(seen.results).toEqual(['running', 'paused', 'running', 'running', 'destroyed']);
       expect(seen.refusal).toBe('E_VALIDATION');
+      expect(seen.snapshotBytes).toBeGreaterThan(0);
       expect(seen.states).toEqual([
         'creating',
         'running',

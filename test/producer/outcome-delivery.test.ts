@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { HangarClient } from '../../src/producer/hangar-client.ts';
 import { OUTCOME_RECHECK_MS } from '../../src/producer/outcome-waiter.ts';
 import { pollUntil } from '../../src/util/poll.ts';
@@ -83,13 +84,13 @@ describe('outcomes arrive whatever Redis loses on the way', () => {
       const waiting = client.handle(ref).result(30_000);
       // Subscribed, and its first read of the record (none yet) done.
       await waitFor('the waiter to subscribe and read', async () =>
-        (await subscribers(client.keys.fleet.replyChannel(client.clientId))) === 1 &&
-        (await clients()).some((c) => c.name === 'hangar-producer' && c.cmd === 'get')
+        (await subscribers(internalsOf(client).keys.fleet.replyChannel(internalsOf(client).clientId))) ===
+          1 && (await clients()).some((c) => c.name === 'hangar-producer' && c.cmd === 'get')
           ? true
           : undefined,
       );
       // The worker's publish is lost: only the record is written.
-      await client.store.putOutcome(ref.hostId, ref.jobId, completed());
+      await internalsOf(client).store.putOutcome(ref.hostId, ref.jobId, completed());
       expect(Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBeGreaterThanOrEqual(1);
       expect(await waiting).toEqual({ state: 'paused' });
       const tookMs = Date.now() - registeredAt;
@@ -193,7 +194,7 @@ describe('a job completes while Redis restarts mid-job [CH simulator stand-in]',
     const snapshot = await client.snapshot(id, { snapshotId: 'snap-redis-restart' });
     const result = snapshot.result(60_000);
     await waitFor('the snapshot to be writing memory', async () => {
-      const job = await client.queueFor('d1').getJob(snapshot.jobId);
+      const job = await internalsOf(client).submitter.queueFor('d1').getJob(snapshot.jobId);
       return (job?.progress as { step?: string } | undefined)?.step === 'memory' ? true : undefined;
     });
     const killedPid = redis.pid;

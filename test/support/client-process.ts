@@ -4,13 +4,15 @@
 // an event reader), then reads a record every 100 ms and says on stdout how that went:
 // `connected` once, `down` for a failed read, `reconnected` for the first good read after one,
 // `resolved` when the job's result arrives. SIGTERM closes the client and exits 0.
+
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { HangarClient } from '../../src/producer/hangar-client.ts';
 
 const [redisUrl = '', keyPrefix = '', jobId = 'never'] = process.argv.slice(2);
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 const client = await HangarClient.connect({ redisUrl, keyPrefix });
-client.queueFor('h1');
+internalsOf(client).submitter.queueFor('h1');
 const abort = new AbortController();
 const reading = (async () => {
   for await (const _ of client.events({ signal: abort.signal, blockMs: 100 })) {

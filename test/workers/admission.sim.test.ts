@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { HangarClient } from '../../src/producer/hangar-client.ts';
 import { startTestFleet, TEST_REDIS_URL, type TestFleet } from '../support/fleet.ts';
 import { finishedJob } from '../support/jobs.ts';
@@ -36,10 +37,10 @@ describe('admission: capacity reserved at enqueue and checked by the worker [CH 
         expect(String(refusal.reason.message)).toContain('a1 has 0 vCPU');
       }
       const ids = await Promise.all(admitted.map(async (a) => String((await a.value.result()).sandboxId)));
-      expect((await fleet.client.store.hosts.reservations('a1')).vcpus).toBe(4);
+      expect((await internalsOf(fleet.client).store.hosts.reservations('a1')).vcpus).toBe(4);
 
       await (await fleet.client.destroy(ids[0]!)).result();
-      expect(await fleet.client.store.hosts.reservations('a1')).toMatchObject({
+      expect(await internalsOf(fleet.client).store.hosts.reservations('a1')).toMatchObject({
         vcpus: 3,
         memoryMib: 768,
         slots: 3,
@@ -47,7 +48,7 @@ describe('admission: capacity reserved at enqueue and checked by the worker [CH 
       const again = await (await other.create(input)).result();
       for (const id of [...ids.slice(1), String(again.sandboxId)])
         await (await fleet.client.destroy(id)).result();
-      expect(await fleet.client.store.hosts.reservations('a1')).toMatchObject({
+      expect(await internalsOf(fleet.client).store.hosts.reservations('a1')).toMatchObject({
         vcpus: 0,
         memoryMib: 0,
         slots: 0,
@@ -61,7 +62,7 @@ describe('admission: capacity reserved at enqueue and checked by the worker [CH 
     const { client } = fleet;
     const worker = fleet.workers[0]!;
     // Bypass the producer's admission: the job is added as a racing or foreign producer would.
-    const { data, ref } = await client.prepareJob('a1', {
+    const { data, ref } = await internalsOf(client).submitter.numbered('a1', {
       op: 'create',
       sandboxId: 'huge-1',
       template: 'base',
@@ -69,11 +70,13 @@ describe('admission: capacity reserved at enqueue and checked by the worker [CH 
       memoryMib: 65_536,
       labels: {},
     });
-    await client.queueFor('a1').add('create', data, { jobId: ref.jobId });
+    await internalsOf(client).submitter.queueFor('a1').add('create', data, { jobId: ref.jobId });
     const failure = client.handle(ref).result(20_000);
     await expect(failure).rejects.toMatchObject({ code: ErrorCode.Capacity });
     await expect(failure).rejects.toThrow(/asked 32 vCPU \/ 65536 MiB \/ 1 slot, free 4 vCPU \/ 1024 MiB/);
-    expect((await finishedJob(client.queueFor('a1'), ref.jobId)).attemptsStarted).toBe(1);
+    expect((await finishedJob(internalsOf(client).submitter.queueFor('a1'), ref.jobId)).attemptsStarted).toBe(
+      1,
+    );
     expect(worker.ctx.ledger.get('huge-1')).toBeUndefined();
     expect([...(await worker.ctx.claims.list()).values()].some((claim) => claim.owner === 'huge-1')).toBe(
       false,
@@ -89,7 +92,7 @@ describe('admission: capacity reserved at enqueue and checked by the worker [CH 
       network: { prefix: 'hgad2', vethRange: '10.232.0.0/16', hostRange: '10.233.0.0/16', maxSlots: 8 },
     });
     const { client } = fleet;
-    const { data, ref } = await client.prepareJob('a2', {
+    const { data, ref } = await internalsOf(client).submitter.numbered('a2', {
       op: 'create',
       sandboxId: 'disk-1',
       template: 'base',
@@ -97,7 +100,7 @@ describe('admission: capacity reserved at enqueue and checked by the worker [CH 
       memoryMib: 128,
       labels: {},
     });
-    await client.queueFor('a2').add('create', data, { jobId: ref.jobId });
+    await internalsOf(client).submitter.queueFor('a2').add('create', data, { jobId: ref.jobId });
     await expect(client.handle(ref).result(20_000)).rejects.toMatchObject({
       code: ErrorCode.Capacity,
       message: expect.stringMatching(/no disk room for sandbox disk-1: asked \d+ MiB, \d+ MiB free/),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HangarEvent } from '../../src/events/event-schemas.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { snapshotBatch } from '../../src/producer/snapshot-batch.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
@@ -65,7 +66,9 @@ describe('batch snapshot of 50 sandboxes across 3 workers [CH simulator stand-in
     expect(result.failures[0]?.reason).toContain('crashed');
     expect(new Set(result.snapshots.map((line) => line.sandboxId)).has(victim)).toBe(false);
     for (const line of result.snapshots.slice(0, 5)) {
-      expect(await client.store.getSnapshot(line.snapshotId)).toMatchObject({ sandboxId: line.sandboxId });
+      expect(await internalsOf(client).store.getSnapshot(line.snapshotId)).toMatchObject({
+        sandboxId: line.sandboxId,
+      });
     }
     const last = progress.at(-1);
     expect(last).toMatchObject({ done: SANDBOXES - 1, failed: 1, total: SANDBOXES });

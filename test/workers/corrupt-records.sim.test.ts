@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetSummary } from '../../src/dashboard/fleet-summary.ts';
 import { ErrorCode } from '../../src/errors/index.ts';
 import type { HangarEvent } from '../../src/events/event-schemas.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { pollUntil } from '../../src/util/poll.ts';
 import { heartbeat } from '../support/dashboard.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
@@ -23,7 +24,7 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
       const created = await (await client.create({ template: 'base', vcpus: 1, memoryMib: 128 })).result();
       ids.push(String(created.sandboxId));
     }
-    const { redis, keys } = client.store;
+    const { redis, keys } = internalsOf(client).store;
     const good = await client.get(ids[0]!);
     // Corrupt records as a bad writer leaves them on the ghost's slot, listed in its
     // index and the directory like any other.
@@ -56,10 +57,10 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
 
   it('list() answers with the good records and counts the bad ones it skipped', async () => {
     const { client } = fleet;
-    const before = client.store.corruptSkipped;
+    const before = internalsOf(client).store.corruptSkipped;
     const listed = await client.list();
     expect(listed.map((record) => record.sandboxId).sort()).toEqual([...ids, 'ghost-1'].sort());
-    expect(client.store.corruptSkipped - before).toBe(2);
+    expect(internalsOf(client).store.corruptSkipped - before).toBe(2);
     expect((await client.list({ hostId: 'c1' })).map((record) => record.sandboxId).sort()).toEqual(
       [...ids].sort(),
     );
@@ -68,7 +69,7 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
   it('get() and pause() of a corrupt record fail with E_CORRUPT_STATE naming its key', async () => {
     const { client } = fleet;
     for (const id of ['bad-json', 'bad-schema']) {
-      const key = client.keys.host('ghost').sandbox(id);
+      const key = internalsOf(client).keys.host('ghost').sandbox(id);
       await expect(client.get(id)).rejects.toMatchObject({
         code: ErrorCode.CorruptState,
         message: expect.stringContaining(key),
@@ -84,7 +85,7 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
   });
 
   it("the dashboard's fleet summary still answers", async () => {
-    const summary = await fleetSummary(fleet.client.store, ['host-c1']);
+    const summary = await fleetSummary(internalsOf(fleet.client).store, ['host-c1']);
     // Read from counters, which only the store's writes move: the hand-written records are not in them.
     expect(summary.sandboxes.total).toBe(2);
     expect(summary.sandboxes.byState.running).toBe(2);
@@ -103,7 +104,7 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
     })();
     try {
       // The ghost beats once, briefly, and never again.
-      await client.store.hosts.publishBeat(heartbeat('ghost'), 300);
+      await internalsOf(client).store.hosts.publishBeat(heartbeat('ghost'), 300);
       const lost = await pollUntil(
         'a host.lost event for ghost',
         async () => seen.find((event) => event.type === 'host.lost' && event.lostHostId === 'ghost'),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { DEFAULT_WORKER_OPTIONS } from '../../src/queues/job-options.ts';
 import { pollUntil } from '../../src/util/poll.ts';
 import { useKillableWorker } from '../support/killable-worker.ts';
@@ -29,7 +30,7 @@ describe('a restarted worker takes back its dead predecessor job at once [CH sim
     await pollUntil(
       'the snapshot to be writing memory',
       async () => {
-        const job = await client.queueFor('hf').getJob(snapshot.jobId);
+        const job = await internalsOf(client).submitter.queueFor('hf').getJob(snapshot.jobId);
         return (job?.progress as { step?: string } | undefined)?.step === 'memory' ? true : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 25 },
@@ -37,8 +38,8 @@ describe('a restarted worker takes back its dead predecessor job at once [CH sim
     first.kill('SIGKILL');
     await first;
     const killedAt = Date.now();
-    const lockKey = `${client.keys.host('hf').bullJob(snapshot.jobId)}:lock`;
-    const lockLeftMs = await client.store.redis.pttl(lockKey);
+    const lockKey = `${internalsOf(client).keys.host('hf').bullJob(snapshot.jobId)}:lock`;
+    const lockLeftMs = await internalsOf(client).store.redis.pttl(lockKey);
     // The dead worker's lock is the real default one, with most of its minute left.
     expect(lockLeftMs).toBeGreaterThan(DEFAULT_WORKER_OPTIONS.lockDuration! - 15_000);
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
 import type { HangarEvent } from '../../src/events/event-schemas.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { pollUntil } from '../../src/util/poll.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
@@ -33,7 +34,7 @@ describe('job order without timers [CH simulator stand-in]', () => {
     const destroy = await client.destroy('order-1');
     expect(await create.result()).toMatchObject({ state: 'running' });
     expect(await destroy.result()).toMatchObject({ state: 'destroyed' });
-    expect((await client.store.getOutcome('o1', create.jobId))?.starts).toBe(2);
+    expect((await internalsOf(client).store.getOutcome('o1', create.jobId))?.starts).toBe(2);
     expect((await client.get('order-1'))?.state).toBe('destroyed');
     expect(fleet.workers[0]!.ctx.ledger.get('order-1')).toBeUndefined();
     await waitFor(() => seen.some((e) => e.type === 'job.completed' && e.jobId === destroy.jobId));
@@ -56,7 +57,10 @@ describe('job order without timers [CH simulator stand-in]', () => {
       client.create({ template: 'base', vcpus: 1, memoryMib: 128, sandboxId: 'order-2' }),
     ).rejects.toMatchObject({ code: ErrorCode.Conflict });
     // A create job for that id added behind the producer's back, on a number of its own, fails for good.
-    const { data, ref } = await client.prepareJob('o1', { op: 'pause', sandboxId: 'order-2' });
+    const { data, ref } = await internalsOf(client).submitter.numbered('o1', {
+      op: 'pause',
+      sandboxId: 'order-2',
+    });
     const payload = {
       op: 'create',
       sandboxId: 'order-2',
@@ -65,7 +69,9 @@ describe('job order without timers [CH simulator stand-in]', () => {
       memoryMib: 128,
       labels: {},
     };
-    await client.queueFor('o1').add('create', { ...data, payload }, { jobId: ref.jobId });
+    await internalsOf(client)
+      .submitter.queueFor('o1')
+      .add('create', { ...data, payload }, { jobId: ref.jobId });
     await expect(client.handle(ref).result(20_000)).rejects.toMatchObject({ code: ErrorCode.Conflict });
     expect((await client.get('order-2'))?.state).toBe('destroyed');
   });
@@ -76,11 +82,11 @@ describe('job order without timers [CH simulator stand-in]', () => {
       (await (await client.create({ template: 'base', vcpus: 1, memoryMib: 128 })).result()).sandboxId,
     );
     // A number taken, then the add failed: the producer gives it back.
-    const lost = await client.prepareJob('o1', { op: 'pause', sandboxId: id });
-    await client.abandon(lost.ref);
+    const lost = await internalsOf(client).submitter.numbered('o1', { op: 'pause', sandboxId: id });
+    await internalsOf(client).submitter.abandon(lost.ref);
     const pause = await client.pause(id);
     expect(await pause.result(5_000)).toMatchObject({ state: 'paused' });
-    expect(await client.store.sequences.watermark('o1', id)).toBe(lost.ref.seq + 1);
+    expect(await internalsOf(client).store.sequences.watermark('o1', id)).toBe(lost.ref.seq + 1);
     await (await client.destroy(id)).result();
   });
 
@@ -97,7 +103,7 @@ describe('job order without timers [CH simulator stand-in]', () => {
     const resume = await client.resume(id);
     expect(await resume.result(5_000)).toMatchObject({ state: 'running' });
     // create (1), pause (2), resume (3): every number finished, none skipped or waiting.
-    expect(await client.store.sequences.watermark('o1', id)).toBe(3);
+    expect(await internalsOf(client).store.sequences.watermark('o1', id)).toBe(3);
     await (await client.destroy(id)).result();
   });
 
@@ -106,11 +112,11 @@ describe('job order without timers [CH simulator stand-in]', () => {
     const id = String(
       (await (await client.create({ template: 'base', vcpus: 1, memoryMib: 128 })).result()).sandboxId,
     );
-    const late = await client.prepareJob('o1', { op: 'pause', sandboxId: id });
-    await client.abandon(late.ref);
+    const late = await internalsOf(client).submitter.numbered('o1', { op: 'pause', sandboxId: id });
+    await internalsOf(client).submitter.abandon(late.ref);
     await (await client.resume(id)).result();
     // The add arrives after all, once its number was given back and a later job ran.
-    await client.queueFor('o1').add('pause', late.data, { jobId: late.ref.jobId });
+    await internalsOf(client).submitter.queueFor('o1').add('pause', late.data, { jobId: late.ref.jobId });
     await expect(client.handle(late.ref).result(10_000)).rejects.toMatchObject({
       code: ErrorCode.Superseded,
     });
@@ -124,17 +130,22 @@ describe('job order without timers [CH simulator stand-in]', () => {
       (await (await client.create({ template: 'base', vcpus: 1, memoryMib: 128 })).result()).sandboxId,
     );
     // Job 2 is taken but not added yet; job 3 comes back-dated, with a 10-minute backoff asked.
-    const second = await client.prepareJob('o1', { op: 'pause', sandboxId: id });
-    const third = await client.prepareJob('o1', { op: 'resume', sandboxId: id });
-    await client.queueFor('o1').add('resume', third.data, {
-      jobId: third.ref.jobId,
-      timestamp: 1,
-      attempts: 1_000,
-      backoff: { type: 'fixed', delay: 600_000 },
-    });
-    await waitFor(async () => (await client.queueFor('o1').getJobState(third.ref.jobId)) === 'delayed');
+    const second = await internalsOf(client).submitter.numbered('o1', { op: 'pause', sandboxId: id });
+    const third = await internalsOf(client).submitter.numbered('o1', { op: 'resume', sandboxId: id });
+    await internalsOf(client)
+      .submitter.queueFor('o1')
+      .add('resume', third.data, {
+        jobId: third.ref.jobId,
+        timestamp: 1,
+        attempts: 1_000,
+        backoff: { type: 'fixed', delay: 600_000 },
+      });
+    await waitFor(
+      async () =>
+        (await internalsOf(client).submitter.queueFor('o1').getJobState(third.ref.jobId)) === 'delayed',
+    );
     expect((await client.get(id))?.state).toBe('running');
-    await client.queueFor('o1').add('pause', second.data, { jobId: second.ref.jobId });
+    await internalsOf(client).submitter.queueFor('o1').add('pause', second.data, { jobId: second.ref.jobId });
     expect(await client.handle(second.ref).result(10_000)).toMatchObject({ state: 'paused' });
     expect(await client.handle(third.ref).result(10_000)).toMatchObject({ state: 'running' });
     await (await client.destroy(id)).result();
@@ -145,8 +156,8 @@ describe('job order without timers [CH simulator stand-in]', () => {
     const id = String(
       (await (await client.create({ template: 'base', vcpus: 1, memoryMib: 128 })).result()).sandboxId,
     );
-    const { data, ref } = await client.prepareJob('o1', { op: 'pause', sandboxId: id });
-    await client.queueFor('o1').add('destroy', data, { jobId: ref.jobId });
+    const { data, ref } = await internalsOf(client).submitter.numbered('o1', { op: 'pause', sandboxId: id });
+    await internalsOf(client).submitter.queueFor('o1').add('destroy', data, { jobId: ref.jobId });
     await expect(client.handle(ref).result(10_000)).rejects.toMatchObject({
       code: ErrorCode.Validation,
       message: expect.stringContaining("name 'destroy' is not its payload's op 'pause'"),

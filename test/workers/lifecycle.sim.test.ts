@@ -3,6 +3,7 @@ import { ErrorCode } from '../../src/errors/index.ts';
 import type { HangarEvent } from '../../src/events/event-schemas.ts';
 import { defaultRunner } from '../../src/exec/command-runner.ts';
 import { listNetns } from '../../src/network/index.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 import { finishedJob } from '../support/jobs.ts';
 
@@ -44,7 +45,10 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
     const snap = await (await client.snapshot(id, { snapshotId: 'snap-life' })).result();
     expect(snap).toMatchObject({ outcome: 'done', snapshotId: 'snap-life' });
     expect((await client.get(id))?.state).toBe('running');
-    expect(await client.store.getSnapshot('snap-life')).toMatchObject({ sandboxId: id, hostId: 'h1' });
+    expect(await internalsOf(client).store.getSnapshot('snap-life')).toMatchObject({
+      sandboxId: id,
+      hostId: 'h1',
+    });
 
     const restored = await (await client.restore('snap-life', { sandboxId: 'restored-1' })).result();
     expect(restored).toMatchObject({ outcome: 'done', state: 'running' });
@@ -90,12 +94,14 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
       code: ErrorCode.Validation,
       message: expect.stringContaining('template'),
     });
-    expect(await client.queueFor('h1').getJobCountByTypes('waiting', 'delayed', 'active')).toBe(0);
+    expect(
+      await internalsOf(client).submitter.queueFor('h1').getJobCountByTypes('waiting', 'delayed', 'active'),
+    ).toBe(0);
   });
 
   it('fails a job with a bad payload at once on the worker, without retry', async () => {
     const { client } = fleet;
-    const queue = client.queueFor('h1');
+    const queue = internalsOf(client).submitter.queueFor('h1');
     const job = await queue.add(
       'pause',
       { payload: { op: 'pause', sandboxId: 'x', extra: 1 }, seq: 1, requestedAt: new Date().toISOString() },
@@ -121,14 +127,14 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
     const {
       data,
       ref: { jobId },
-    } = await client.prepareJob('h1', { op: 'resume', sandboxId: id });
-    await client.queueFor('h1').add('resume', data, { jobId, attempts: 5 });
+    } = await internalsOf(client).submitter.numbered('h1', { op: 'resume', sandboxId: id });
+    await internalsOf(client).submitter.queueFor('h1').add('resume', data, { jobId, attempts: 5 });
     await expect(
       client.handle({ jobId, hostId: 'h1', sandboxId: id, op: 'resume' }).result(10_000),
     ).rejects.toMatchObject({
       code: ErrorCode.IllegalState,
     });
-    expect((await finishedJob(client.queueFor('h1'), jobId)).attemptsStarted).toBe(1);
+    expect((await finishedJob(internalsOf(client).submitter.queueFor('h1'), jobId)).attemptsStarted).toBe(1);
   });
 
   it('returns the same job and one sandbox for a repeated idempotency key', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HangarEvent } from '../../src/events/event-schemas.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { pollUntil } from '../../src/util/poll.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
@@ -62,7 +63,7 @@ describe('a lost host is found again, and records Redis lost come back [CH simul
       seen.find((event) => event.type === 'host.recovered' && event.hostId === 'h2'),
     );
     expect(recovered).toMatchObject({ sandboxes: expect.arrayContaining([sandboxId]) });
-    expect(await client.store.hosts.isLive('h2')).toBe(true);
+    expect(await internalsOf(client).store.hosts.isLive('h2')).toBe(true);
   });
 
   it('republishes a record Redis lost, so destroy of that sandbox completes', async () => {
@@ -70,7 +71,7 @@ describe('a lost host is found again, and records Redis lost come back [CH simul
     const onH2 = await client.list({ hostId: 'h2', state: 'running' });
     expect(onH2).toHaveLength(1);
     const sandboxId = onH2[0]!.sandboxId;
-    await client.store.redis.del(client.keys.host('h2').sandbox(sandboxId));
+    await internalsOf(client).store.redis.del(internalsOf(client).keys.host('h2').sandbox(sandboxId));
     expect(await client.get(sandboxId)).toBeUndefined();
 
     const back = await waitFor('the record to be republished', () => client.get(sandboxId));

@@ -7,6 +7,7 @@ import { parseWorkerConfig, type WorkerConfigInput } from '../../src/config/work
 import { ErrorCode } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { HostLedger } from '../../src/state/host-ledger.ts';
 import { HostWorker } from '../../src/workers/host-worker.ts';
 import { writeTestTemplate } from '../support/fleet.ts';
@@ -86,7 +87,7 @@ describe('one worker per host: the state dir lock and the host lease [CH simulat
       ids.push(String(created.sandboxId));
     }
     const ledgerBefore = await ledgerFiles();
-    const leaseBefore = await client.store.hosts.leaseOf('hq');
+    const leaseBefore = await internalsOf(client).store.hosts.leaseOf('hq');
     const holderName = `${hostname()}:${stateDir()}`;
     expect(leaseBefore).toMatchObject({ pid: holder.pid, holder: holderName });
 
@@ -105,8 +106,8 @@ describe('one worker per host: the state dir lock and the host lease [CH simulat
     expect(sameDir.message).toContain(`"pid":${holder.pid}`);
 
     expect(await ledgerFiles()).toEqual(ledgerBefore);
-    expect(await client.store.hosts.leaseOf('hq')).toEqual(leaseBefore);
-    expect(await client.store.hosts.leaseOf('hqx')).toBeUndefined();
+    expect(await internalsOf(client).store.hosts.leaseOf('hq')).toEqual(leaseBefore);
+    expect(await internalsOf(client).store.hosts.leaseOf('hqx')).toBeUndefined();
     await expectSandboxesRunning();
   });
 
@@ -117,9 +118,11 @@ describe('one worker per host: the state dir lock and the host lease [CH simulat
     await dead;
     const killedAt = Date.now();
     // The dead worker's lease is still in Redis, for most of its 30 s.
-    const stale = await client.store.hosts.leaseOf('hq');
+    const stale = await internalsOf(client).store.hosts.leaseOf('hq');
     expect(stale?.pid).toBe(dead.pid);
-    const staleTtlMs = await client.store.redis.pttl(client.keys.host('hq').lease());
+    const staleTtlMs = await internalsOf(client).store.redis.pttl(
+      internalsOf(client).keys.host('hq').lease(),
+    );
     expect(staleTtlMs).toBeGreaterThan(15_000);
 
     holder = (await host.startWorker()).child;
@@ -128,8 +131,8 @@ describe('one worker per host: the state dir lock and the host lease [CH simulat
       `new worker held the host ${tookMs} ms after the kill (stale lease had ${staleTtlMs} ms left)`,
     );
     expect(tookMs).toBeLessThan(staleTtlMs);
-    expect(await client.store.hosts.leaseOf('hq')).toMatchObject({ pid: holder.pid });
-    expect((await client.store.hosts.leaseOf('hq'))?.token).not.toBe(stale?.token);
+    expect(await internalsOf(client).store.hosts.leaseOf('hq')).toMatchObject({ pid: holder.pid });
+    expect((await internalsOf(client).store.hosts.leaseOf('hq'))?.token).not.toBe(stale?.token);
     await expectSandboxesRunning();
     // Re-attached, not just republished: the new worker drives the old VMMs.
     expect(await (await client.pause(ids[0]!)).result()).toMatchObject({ state: 'paused' });
@@ -141,17 +144,17 @@ describe('one worker per host: the state dir lock and the host lease [CH simulat
     const stopping = holder!;
     stopping.kill('SIGTERM');
     expect((await stopping).exitCode).toBe(0);
-    expect(await client.store.hosts.leaseOf('hq')).toBeUndefined();
+    expect(await internalsOf(client).store.hosts.leaseOf('hq')).toBeUndefined();
 
     const successor = await contender(
       host.config({ stateDir: join(host.dir, 'state-c'), network: NETWORK_C }),
     );
     await successor.start();
-    expect(await client.store.hosts.leaseOf('hq')).toMatchObject({
+    expect(await internalsOf(client).store.hosts.leaseOf('hq')).toMatchObject({
       pid: process.pid,
       holder: `${hostname()}:${join(host.dir, 'state-c')}`,
     });
     await successor.stop();
-    expect(await client.store.hosts.leaseOf('hq')).toBeUndefined();
+    expect(await internalsOf(client).store.hosts.leaseOf('hq')).toBeUndefined();
   });
 });

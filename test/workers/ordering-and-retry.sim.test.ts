@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HangarEvent } from '../../src/events/event-schemas.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
 // Every VMM on this host answers its first vm.pause with a 500 (a transient fault) and takes
@@ -34,7 +35,7 @@ describe('per-sandbox ordering and transient retries [CH simulator stand-in]', (
     );
     const pause = await client.pause(id);
     expect(await pause.result()).toMatchObject({ state: 'paused' });
-    expect((await fleet.client.store.getOutcome('h1', pause.jobId))?.starts).toBe(2);
+    expect((await internalsOf(fleet.client).store.getOutcome('h1', pause.jobId))?.starts).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 200));
     abort.abort();
     await reading;

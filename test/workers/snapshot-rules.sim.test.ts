@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
 // Every VMM's first vm.resume answers 500: a snapshot's last steps fail once after its manifest is written.
@@ -27,9 +28,9 @@ describe('snapshots: ensures past the manifest, ids owned by one sandbox, privat
     );
     const snapshot = await client.snapshot(id, { snapshotId: 'snap-rules-1' });
     expect(await snapshot.result()).toMatchObject({ outcome: 'done', snapshotId: 'snap-rules-1' });
-    expect((await client.store.getOutcome('s1', snapshot.jobId))?.starts).toBe(2);
+    expect((await internalsOf(client).store.getOutcome('s1', snapshot.jobId))?.starts).toBe(2);
     expect((await client.get(id))?.state).toBe('running');
-    expect(await client.store.getSnapshot('snap-rules-1')).toMatchObject({ sandboxId: id });
+    expect(await internalsOf(client).store.getSnapshot('snap-rules-1')).toMatchObject({ sandboxId: id });
     // The sandbox answers pause and resume again (it was not left in `snapshotting`).
     expect(await (await client.pause(id)).result()).toMatchObject({ state: 'paused' });
     expect(await (await client.resume(id)).result()).toMatchObject({ state: 'running' });
@@ -50,7 +51,7 @@ describe('snapshots: ensures past the manifest, ids owned by one sandbox, privat
       code: ErrorCode.Conflict,
       message: expect.stringContaining(`belongs to sandbox ${a}`),
     });
-    expect(await client.store.getSnapshot('snap-rules-2')).toMatchObject({ sandboxId: a });
+    expect(await internalsOf(client).store.getSnapshot('snap-rules-2')).toMatchObject({ sandboxId: a });
     expect((await client.get(b!))?.state).toBe('running');
     for (const id of [a!, b!]) await (await client.destroy(id)).result();
   });

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
 import { SlotClaims } from '../../src/network/index.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { hostPrefix, hostQueueName } from '../../src/queues/names.ts';
 import { HostLedger } from '../../src/state/host-ledger.ts';
 import { pollUntil } from '../../src/util/poll.ts';
@@ -38,7 +39,7 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
     const { client } = host;
     const stateDir = join(host.dir, 'state');
     const runDir = join(stateDir, 'run', 'stall-1');
-    const queue = client.queueFor('hs');
+    const queue = internalsOf(client).submitter.queueFor('hs');
     const { child: first } = await host.startWorker();
     const create = await client.create({ template: 'base', vcpus: 1, memoryMib: 128, sandboxId: 'stall-1' });
     await pollUntil(
@@ -54,8 +55,8 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
     expect(await queue.getJobState(create.jobId)).toBe('active');
 
     // BullMQ's own stalled check, from a plain worker that allows no stall, once the lock is gone.
-    const jobKey = client.keys.host('hs').bullJob(create.jobId);
-    const redis = client.store.redis;
+    const jobKey = internalsOf(client).keys.host('hs').bullJob(create.jobId);
+    const redis = internalsOf(client).store.redis;
     await pollUntil(
       'the dead worker lock to expire',
       async () => ((await redis.exists(`${jobKey}:lock`)) === 0 ? true : undefined),
@@ -100,7 +101,7 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
     }
     expect((await queue.getJob(create.jobId))?.failedReason).toBe(STALL_LIMIT);
     // Behind the processor's back: no outcome yet, the ledger still says creating.
-    expect(await client.store.getOutcome('hs', create.jobId)).toBeUndefined();
+    expect(await internalsOf(client).store.getOutcome('hs', create.jobId)).toBeUndefined();
     const ledgerPath = join(stateDir, 'ledger.json');
     expect((await HostLedger.read(ledgerPath)).sandboxes['stall-1']).toMatchObject({
       state: 'creating',
@@ -116,7 +117,7 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
     expect(await namespacesWithPrefix(`${identity.prefix}0`)).toEqual([]);
     expect(await loopsUnder(stateDir)).toEqual([]);
     expect(await pids(runDir)).toEqual([]);
-    const room = await client.store.hosts.reservations('hs');
+    const room = await internalsOf(client).store.hosts.reservations('hs');
     expect(room.bySandbox['stall-1']).toBeUndefined();
     expect(room).toMatchObject({ vcpus: 0, memoryMib: 0, slots: 0 });
 
@@ -124,6 +125,10 @@ describe('a job BullMQ fails for stalling takes the final-failure path [CH simul
     const next = await client.create({ template: 'base', vcpus: 1, memoryMib: 128, sandboxId: 'stall-2' });
     expect(await next.result(30_000)).toMatchObject({ state: 'running' });
     expect(await (await client.destroy('stall-2')).result()).toMatchObject({ state: 'destroyed' });
-    expect(await client.store.hosts.reservations('hs')).toMatchObject({ vcpus: 0, memoryMib: 0, slots: 0 });
+    expect(await internalsOf(client).store.hosts.reservations('hs')).toMatchObject({
+      vcpus: 0,
+      memoryMib: 0,
+      slots: 0,
+    });
   }, 60_000);
 });

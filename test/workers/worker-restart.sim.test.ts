@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { defaultRunner } from '../../src/exec/command-runner.ts';
 import { listNetns } from '../../src/network/index.ts';
+import { internalsOf } from '../../src/producer/client-internals.ts';
 import { useKillableWorker } from '../support/killable-worker.ts';
 
 const identity = { prefix: 'hgwr', octet: 160 };
@@ -26,7 +27,8 @@ describe('a worker killed mid-job and restarted [CH simulator stand-in]', () => 
     // Wait until the snapshot is under way (the simulator takes 2.5 s), then kill the worker.
     for (
       let i = 0;
-      i < 100 && (await host.client.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
+      i < 100 &&
+      (await internalsOf(host.client).submitter.queueFor('hk').getJobState(snapshot.jobId)) !== 'active';
       i += 1
     ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -40,7 +42,9 @@ describe('a worker killed mid-job and restarted [CH simulator stand-in]', () => 
     expect(result).toMatchObject({ snapshotId: 'snap-restart' });
     expect((await host.client.get(id))?.state).toBe('running');
     // Started twice: once on the killed worker, once after the restart.
-    expect((await host.client.store.getOutcome('hk', snapshot.jobId))?.starts).toBeGreaterThanOrEqual(2);
+    expect(
+      (await internalsOf(host.client).store.getOutcome('hk', snapshot.jobId))?.starts,
+    ).toBeGreaterThanOrEqual(2);
 
     await (await host.client.destroy(id)).result();
     expect((await listNetns(defaultRunner)).filter((name) => name.startsWith('hgwr0-'))).toEqual([]);

@@ -1,6 +1,5 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { z } from 'zod';
-import { lastPosition } from '../../events/event-reader.ts';
 import type { HangarClient, SandboxSelector } from '../../producer/hangar-client.ts';
 import { type BatchOptions, snapshotBatch } from '../../producer/snapshot-batch.ts';
 import { formatBytes, formatTable } from './output.ts';
@@ -39,7 +38,7 @@ export async function runSnapshotBatch(
   output: BatchProgressOutput,
   timeoutMs = 600_000,
 ): Promise<BatchResult> {
-  const from = await lastPosition(client.store.redis, client.keys);
+  const from = await client.latestEventPosition();
   const batch = await snapshotBatch(client, target, options);
   output.print(`batch ${batch.batchId}: snapshotting ${batch.sandboxIds.length} sandbox(es)`);
   const bar = output.bar

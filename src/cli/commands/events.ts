@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { lastPosition } from '../../events/event-reader.ts';
 import { Identifier } from '../../validation/identifiers.ts';
 import { addFleetOptions, FleetFlags, parseFlags } from './cli-options.ts';
 import { withClient } from './client.ts';
@@ -37,7 +36,7 @@ export function registerEvents(program: Command): void {
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
         // Without --follow, read up to the newest event there is now, then stop.
-        const end = flags.follow ? undefined : await lastPosition(client.store.redis, client.keys);
+        const end = flags.follow ? undefined : await client.latestEventPosition();
         const after = flags.after ?? (flags.follow ? '$' : '0');
         if (end !== undefined && (end === '0-0' || after === '$' || comparePositions(after, end) >= 0))
           return;

@@ -16,7 +16,7 @@ export function registerInspect(program: Command): void {
   addFleetOptions(command).action(async (id: string, raw: Record<string, unknown>) => {
     const flags = parseFlags('inspect', InspectFlags, { ...raw, '<id>': id });
     await withClient(flags, async (client) => {
-      const record = (await client.get(id)) ?? (await client.store.getSnapshot(id));
+      const record = (await client.get(id)) ?? (await client.getSnapshot(id));
       if (record === undefined) throw new NotFoundError(`no sandbox or snapshot ${id}`, { id });
       printJson(record);
     });

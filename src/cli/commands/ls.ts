@@ -34,7 +34,7 @@ export function registerLs(program: Command): void {
       const gone = flags.state === 'destroyed' || flags.state === 'failed';
       const records = [
         ...(gone ? [] : await client.list(query)),
-        ...(gone || flags.all ? await client.store.listGone(query) : []),
+        ...(gone || flags.all ? await client.listGone(query) : []),
       ];
       if (flags.json) {
         printJson(records);

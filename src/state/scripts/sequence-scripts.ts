@@ -114,7 +114,8 @@ return 1
 
 /**
  * Enqueue on a host's slot, in one step. Mode 'sandbox' (a job on an existing sandbox):
- * answer a repeated idempotency key with its first job; the sandbox must exist, not be
+ * answer a repeated idempotency key with its first job; the sandbox must exist (its record,
+ * or the number its create took: a job may queue behind a create not yet started), not be
  * destroyed or failed, and its host be live (a destroy excepted); take its next number.
  * Mode 'placed' (a create or restore placed here): the host must be live and have room
  * (heartbeat capacity less reservations), the capacity is reserved, and the sandbox takes
@@ -174,6 +175,8 @@ if idemTtl > 0 then
 end
 if mode == 'sandbox' then
   local record = decoded(KEYS[4])
+  -- No record yet but a number taken: the create or restore is queued, not yet started.
+  if record == nil and redis.call('EXISTS', KEYS[2]) == 1 then record = { hostId = hostId, state = 'creating' } end
   if record == nil then return {'notfound', 'sandbox ' .. sandboxId} end
   if record == false or type(record.hostId) ~= 'string' then return {'corrupt', KEYS[4]} end
   if (record.state == 'destroyed' or record.state == 'failed') and op ~= 'destroy' then

@@ -1,9 +1,10 @@
 import { ConflictError, IllegalStateError } from '../../errors/index.ts';
+import type { SandboxResult } from '../../queues/job-results.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 import { sandboxBuildSteps } from './build-sandbox.ts';
-import { type OperationResult, type OperationRun, runOperationSteps } from './operation.ts';
+import { type OperationRun, type Reported, runOperationSteps } from './operation.ts';
 import { baseOf } from './sandbox-resources.ts';
 
 /** create: record, slot + network, CoW disk, VM booted, running. Rollback is the reverse. */
@@ -11,7 +12,7 @@ export async function createSandbox(
   ctx: HostContext,
   payload: PayloadOf<'create'>,
   run: OperationRun,
-): Promise<OperationResult> {
+): Promise<Reported<SandboxResult>> {
   const existing = ctx.ledger.get(payload.sandboxId);
   if (existing !== undefined && existing.state !== 'creating') {
     if (existing.state === 'running' || existing.state === 'paused') return summary(existing, 'already');
@@ -52,12 +53,12 @@ export async function refuseReuse(ctx: HostContext, sandboxId: string): Promise<
 }
 
 /** What create and restore report. */
-export function summary(entry: LedgerEntry, outcome: 'done' | 'already'): OperationResult {
+export function summary(entry: LedgerEntry, outcome: 'done' | 'already'): Reported<SandboxResult> {
   return {
     outcome,
     sandboxId: entry.sandboxId,
     state: entry.state,
-    slot: entry.slot,
-    address: entry.address,
+    ...(entry.slot === undefined ? {} : { slot: entry.slot }),
+    ...(entry.address === undefined ? {} : { address: entry.address }),
   };
 }

@@ -1,9 +1,10 @@
+import type { StateResult } from '../../queues/job-results.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
 import type { Step } from '../step-runner.ts';
-import { type OperationResult, type OperationRun, runOperationSteps } from './operation.ts';
+import { type OperationRun, type Reported, runOperationSteps } from './operation.ts';
 import { baseOf, releaseSlot, removeRuntimeFiles } from './sandbox-resources.ts';
 
 /**
@@ -15,7 +16,7 @@ export async function destroySandbox(
   ctx: HostContext,
   payload: PayloadOf<'destroy'>,
   run: OperationRun,
-): Promise<OperationResult> {
+): Promise<Reported<StateResult>> {
   let entry = ctx.ledger.get(payload.sandboxId);
   if (entry === undefined) {
     const record = await ctx.store.getSandbox(payload.sandboxId);

@@ -17,19 +17,7 @@ export function runOperation(
 ): Promise<OperationResult> {
   switch (payload.op) {
     case 'create':
-      return payload.fromSnapshot === undefined
-        ? createSandbox(ctx, payload, run)
-        : restoreSandbox(
-            ctx,
-            {
-              op: 'restore',
-              sandboxId: payload.sandboxId,
-              snapshotId: payload.fromSnapshot,
-              resume: true,
-              labels: payload.labels,
-            },
-            run,
-          );
+      return createSandbox(ctx, payload, run);
     case 'pause':
       return pauseSandbox(ctx, payload, run);
     case 'resume':

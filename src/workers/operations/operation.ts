@@ -1,5 +1,6 @@
 import { HangarError, isPermanent } from '../../errors/index.ts';
 import type { Logger } from '../../logging/logger.ts';
+import type { SandboxResult, SnapshotResult, StateResult } from '../../queues/job-results.ts';
 import type { Step } from '../step-runner.ts';
 import { runSteps } from '../step-runner.ts';
 
@@ -14,8 +15,11 @@ export interface OperationRun {
   progress(step: string, index: number, total: number): void;
 }
 
+/** A result as an operation reports it; the job processor adds the host and the attempt's times. */
+export type Reported<T> = Omit<T, 'hostId' | 'startedAt' | 'finishedAt'>;
+
 /** What a finished operation reports; `outcome: 'already'` marks a repeat of a finished transition. */
-export type OperationResult = { outcome: 'done' | 'already' } & Record<string, unknown>;
+export type OperationResult = Reported<SandboxResult> | Reported<StateResult> | Reported<SnapshotResult>;
 
 /** Whether a failure ends the attempt for good, so what it built is rolled back. */
 export function rollbackPolicy(run: OperationRun): (error: unknown) => boolean {

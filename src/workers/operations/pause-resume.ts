@@ -1,9 +1,10 @@
 import { IllegalStateError, NotFoundError } from '../../errors/index.ts';
+import type { StateResult } from '../../queues/job-results.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
-import type { OperationResult, OperationRun } from './operation.ts';
+import type { OperationRun, Reported } from './operation.ts';
 
 /**
  * The ledger entry of a sandbox on this host. A sandbox the fleet knows as destroyed or
@@ -27,7 +28,7 @@ export async function pauseSandbox(
   ctx: HostContext,
   payload: PayloadOf<'pause'>,
   run: OperationRun,
-): Promise<OperationResult> {
+): Promise<Reported<StateResult>> {
   const entry = await requireEntry(ctx, payload.sandboxId);
   if (entry.state !== 'running' && entry.state !== 'paused') {
     throw new IllegalStateError(`cannot pause sandbox ${entry.sandboxId}: it is ${entry.state}`);
@@ -47,7 +48,7 @@ export async function resumeSandbox(
   ctx: HostContext,
   payload: PayloadOf<'resume'>,
   run: OperationRun,
-): Promise<OperationResult> {
+): Promise<Reported<StateResult>> {
   const entry = await requireEntry(ctx, payload.sandboxId);
   if (entry.state !== 'running' && entry.state !== 'paused') {
     throw new IllegalStateError(`cannot resume sandbox ${entry.sandboxId}: it is ${entry.state}`);

@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { IllegalStateError, NotFoundError } from '../../errors/index.ts';
+import type { SandboxResult } from '../../queues/job-results.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 import { sandboxBuildSteps } from './build-sandbox.ts';
 import { refuseReuse, summary } from './create.ts';
-import { type OperationResult, type OperationRun, runOperationSteps } from './operation.ts';
+import { type OperationRun, type Reported, runOperationSteps } from './operation.ts';
 import { baseOf } from './sandbox-resources.ts';
 
 /**
@@ -17,7 +18,7 @@ export async function restoreSandbox(
   ctx: HostContext,
   payload: PayloadOf<'restore'>,
   run: OperationRun,
-): Promise<OperationResult> {
+): Promise<Reported<SandboxResult>> {
   const existing = ctx.ledger.get(payload.sandboxId);
   if (existing !== undefined && existing.state !== 'restoring') {
     if (

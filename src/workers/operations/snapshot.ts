@@ -1,6 +1,7 @@
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, IllegalStateError } from '../../errors/index.ts';
+import type { SnapshotResult } from '../../queues/job-results.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import { parseStrict } from '../../state/fleet-store.ts';
 import { SnapshotRecord } from '../../state/record-schemas.ts';
@@ -10,7 +11,7 @@ import { diskUsage } from '../../vmm/snapshot-dir.ts';
 import { fileBytes } from '../admission.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
-import { type OperationResult, type OperationRun, runOperationSteps } from './operation.ts';
+import { type OperationRun, type Reported, runOperationSteps } from './operation.ts';
 import { requireEntry } from './pause-resume.ts';
 
 /** The file written last into a snapshot directory: its presence means the snapshot is whole. */
@@ -24,7 +25,7 @@ export async function snapshotSandbox(
   ctx: HostContext,
   payload: PayloadOf<'snapshot'>,
   run: OperationRun,
-): Promise<OperationResult> {
+): Promise<Reported<SnapshotResult>> {
   let entry = await requireEntry(ctx, payload.sandboxId);
   const dir = ctx.paths.snapshotDir(payload.snapshotId);
   const manifest = join(dir, SNAPSHOT_MANIFEST);
