@@ -28,7 +28,29 @@ export const WorkerConfig = z
       .enum(['auto', 'ch-or-simulator', 'cloud-hypervisor', 'simulator', 'qemu', 'in-process-stand-in'])
       .default('auto'),
     disk: z.enum(['auto', 'file', 'device-mapper']).default('auto'),
+    /** Network slots kept built ahead of demand. */
     poolSize: z.number().int().min(0).max(256).default(4),
+    /**
+     * VMs kept booted and paused ahead of demand, per template: a count (of 1 vCPU / 512 MiB
+     * VMs) or { count, vcpus, memoryMib }. A create of that template and shape takes one.
+     */
+    pool: z
+      .record(
+        Identifier,
+        z.union([
+          z.number().int().min(0).max(64),
+          z
+            .object({
+              count: z.number().int().min(0).max(64),
+              vcpus: z.number().int().min(1).max(32).default(1),
+              memoryMib: z.number().int().min(128).max(65_536).default(512),
+            })
+            .strict(),
+        ]),
+      )
+      .default({}),
+    /** Pool VMs built at once (each boot competes with the jobs in flight for the host's CPUs). */
+    poolConcurrency: z.number().int().min(1).max(16).default(1),
     capacity: z
       .object({ vcpus: z.number().int().min(1), memoryMib: z.number().int().min(128) })
       .default({ vcpus: 64, memoryMib: 131_072 }),
@@ -53,6 +75,17 @@ export const WorkerConfig = z
   .strict();
 export type WorkerConfig = z.infer<typeof WorkerConfig>;
 export type WorkerConfigInput = z.input<typeof WorkerConfig>;
+
+/** The pool targets a config asks for, one per template. */
+export function poolTargets(
+  config: WorkerConfig,
+): { template: string; count: number; vcpus: number; memoryMib: number }[] {
+  return Object.entries(config.pool).map(([template, value]) =>
+    typeof value === 'number'
+      ? { template, count: value, vcpus: 1, memoryMib: 512 }
+      : { template, count: value.count, vcpus: value.vcpus, memoryMib: value.memoryMib },
+  );
+}
 
 /** Parses a worker config; the error names each bad field. */
 export function parseWorkerConfig(input: unknown): WorkerConfig {

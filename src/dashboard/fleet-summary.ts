@@ -1,9 +1,18 @@
 import type { SandboxState } from '../events/event-schemas.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
+import type { HostHeartbeat } from '../state/record-schemas.ts';
 
 /** What `/api/fleet` answers: live hosts, every known host, and sandboxes counted by state. */
 export interface FleetSummary {
-  hosts: { hostId: string; backend: string; standIn: boolean; sandboxes: number; at: string }[];
+  hosts: {
+    hostId: string;
+    backend: string;
+    standIn: boolean;
+    sandboxes: number;
+    /** The host's VM pool by template (ready, warming, target). */
+    pool: HostHeartbeat['pool'];
+    at: string;
+  }[];
   knownHosts: string[];
   /** `total` counts live sandboxes; destroyed and failed counts are cumulative. */
   sandboxes: { total: number; byState: Partial<Record<SandboxState, number>> };
@@ -32,6 +41,7 @@ export async function fleetSummary(store: FleetStore, queues: readonly string[])
         backend: host.backend.description,
         standIn: host.backend.standIn,
         sandboxes: host.used.slots,
+        pool: host.pool,
         at: host.at,
       }))
       .sort((a, b) => a.hostId.localeCompare(b.hostId)),

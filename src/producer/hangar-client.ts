@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ZodType } from 'zod';
+import { ValidationError } from '../errors/index.ts';
 import { lastPosition, type ReadEventsOptions, readEvents } from '../events/event-reader.ts';
 import type { PositionedEvent } from '../events/event-schemas.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
@@ -14,7 +15,7 @@ import { KeySpace } from '../queues/names.ts';
 import { connectRedis, type RedisClient, whenReady } from '../redis/connections.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import type { Placement } from '../state/job-sequences.ts';
-import type { SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
+import type { HostHeartbeat, SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
 import { registerInternals } from './client-internals.ts';
 import { JobHandle, type JobRef } from './job-handle.ts';
 import { JobSubmitter } from './job-submitter.ts';
@@ -161,6 +162,40 @@ export class HangarClient {
     return this.#handle(ref, 'restore');
   }
 
+  /**
+   * Forks a snapshot into `count` new sandboxes at once, on the snapshot's host: every clone
+   * reads the same memory file (shared, read-only) and writes its own copy-on-write disk
+   * over the snapshot's. Each gets fresh entropy before it is handed out. Returns one handle
+   * per clone, in order; with an idempotency key, clone i is keyed `<key>/<i>`.
+   */
+  async fork(
+    snapshotId: string,
+    count: number,
+    input: Omit<RestoreInput, 'sandboxId'> & { sandboxIds?: readonly string[] } = {},
+    options: CallOptions = {},
+  ): Promise<JobHandle<SandboxResult>[]> {
+    if (!Number.isInteger(count) || count < 1 || count > 64) {
+      throw new ValidationError(`invalid fork count ${count}: an integer from 1 to 64`, { field: 'count' });
+    }
+    if (input.sandboxIds !== undefined && input.sandboxIds.length !== count) {
+      throw new ValidationError(`fork of ${count} names ${input.sandboxIds.length} sandbox ids`, {
+        field: 'sandboxIds',
+      });
+    }
+    const { sandboxIds, ...restore } = input;
+    return Promise.all(
+      Array.from({ length: count }, (_, index) =>
+        this.restore(
+          snapshotId,
+          { ...restore, ...(sandboxIds === undefined ? {} : { sandboxId: sandboxIds[index] }) },
+          options.idempotencyKey === undefined
+            ? {}
+            : { idempotencyKey: `${options.idempotencyKey}/${index}` },
+        ),
+      ),
+    );
+  }
+
   /** Pauses a running sandbox: its memory stays in the VMM. */
   pause(sandboxId: string, options: CallOptions = {}): Promise<JobHandle<StateResult>> {
     return this.#onSandbox({ op: 'pause', sandboxId }, options, 'pause');
@@ -221,6 +256,11 @@ export class HangarClient {
   /** Destroyed and failed sandboxes whose records are still retained. */
   listGone(selector: SandboxSelector = {}): Promise<SandboxRecord[]> {
     return this.#store.listGone(selector);
+  }
+
+  /** The live hosts, as their last heartbeats describe them: backend, capacity and use, VM pool. */
+  hosts(): Promise<HostHeartbeat[]> {
+    return this.#store.hosts.liveHosts();
   }
 
   /** A snapshot's record. */

@@ -25,7 +25,7 @@ export type {
   SnapshotResult,
   StateResult,
 } from '../queues/job-results.ts';
-export type { SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
+export type { HostHeartbeat, SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
 export {
   type CallOptions,
   type CreateInput,

@@ -24,6 +24,8 @@ export const SandboxResult = z.object({
   /** The sandbox's host-reachable address (DNAT to the guest). */
   address: z.string().optional(),
   slot: z.number().int().optional(),
+  /** Bytes its copy-on-write disk really uses (a restored clone: what it wrote over the snapshot's disk). */
+  diskBytes: z.number().int().optional(),
 });
 export type SandboxResult = z.infer<typeof SandboxResult>;
 

@@ -35,13 +35,39 @@ export const LedgerEntry = SandboxRecord.pick({
   jobId: z.string().optional(),
   /** The snapshot being written while `snapshotting`, so reconcile knows whose directory it is. */
   snapshotId: Identifier.optional(),
+  /**
+   * The name its VM, disk, runtime dir and slot claim carry when not its own id: a sandbox
+   * made from a pool VM keeps that VM's resources, named as they were built.
+   */
+  vmId: Identifier.optional(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
+
+/** The name a sandbox's VM, disk, runtime dir and slot claim carry. */
+export function resourceIdOf(entry: Pick<LedgerEntry, 'sandboxId' | 'vmId'>): string {
+  return entry.vmId ?? entry.sandboxId;
+}
+
+/** A VM of the host's pool: booted ahead of demand, paused, in its own slot with its own disk. */
+export const PoolEntry = z.object({
+  vmId: Identifier,
+  template: Identifier,
+  vcpus: z.number().int(),
+  memoryMib: z.number().int(),
+  /** 'warming' while it is built; 'ready' once paused with its guest answering. */
+  state: z.enum(['warming', 'ready']),
+  slot: z.number().int().optional(),
+  address: z.string().optional(),
+  diskBytes: z.number().int().optional(),
+  createdAt: z.iso.datetime(),
+});
+export type PoolEntry = z.infer<typeof PoolEntry>;
 
 const LedgerFile = z.object({
   version: z.literal(1),
   sandboxes: z.record(z.string(), LedgerEntry),
   snapshots: z.array(Identifier).default([]),
+  pool: z.record(z.string(), PoolEntry).default({}),
 });
 type LedgerFile = z.infer<typeof LedgerFile>;
 
@@ -60,7 +86,7 @@ const COMPACT_AFTER_LINES = 2_000;
 export class HostLedger {
   readonly path: string;
   readonly #journal: LedgerJournal;
-  #data: LedgerFile = { version: 1, sandboxes: {}, snapshots: [] };
+  #data: LedgerFile = { version: 1, sandboxes: {}, snapshots: [], pool: {} };
   #writes: Promise<void> = Promise.resolve();
   #pending: Promise<void> | undefined;
   #queued: JournalRecord[] = [];
@@ -82,10 +108,14 @@ export class HostLedger {
   }
 
   /** Reads a ledger without taking it over (tools and tests looking at a worker's state dir). */
-  static async read(path: string): Promise<{ sandboxes: Record<string, LedgerEntry>; snapshots: string[] }> {
+  static async read(path: string): Promise<{
+    sandboxes: Record<string, LedgerEntry>;
+    snapshots: string[];
+    pool: Record<string, PoolEntry>;
+  }> {
     const ledger = new HostLedger(path);
     await ledger.#load();
-    return { sandboxes: ledger.#data.sandboxes, snapshots: ledger.#data.snapshots };
+    return { sandboxes: ledger.#data.sandboxes, snapshots: ledger.#data.snapshots, pool: ledger.#data.pool };
   }
 
   get(sandboxId: string): LedgerEntry | undefined {
@@ -102,6 +132,39 @@ export class HostLedger {
 
   snapshots(): string[] {
     return [...this.#data.snapshots];
+  }
+
+  /** The entry whose VM, disk and runtime dir carry `resourceId` (its own id, or a pool VM's). */
+  byResource(resourceId: string): LedgerEntry | undefined {
+    return this.get(resourceId) ?? this.entries().find((entry) => entry.vmId === resourceId);
+  }
+
+  /** The host's pool VMs. */
+  poolEntries(): PoolEntry[] {
+    return Object.values(this.#data.pool);
+  }
+
+  getPool(vmId: string): PoolEntry | undefined {
+    return this.#data.pool[vmId];
+  }
+
+  /** Records (or replaces) a pool VM. */
+  async putPool(entry: PoolEntry): Promise<void> {
+    await this.#change({ poolPut: PoolEntry.parse(entry) });
+  }
+
+  async removePool(vmId: string): Promise<void> {
+    await this.#change({ poolRemove: vmId });
+  }
+
+  /**
+   * A pool VM becomes a sandbox: the pool entry goes and the sandbox's comes, in one journal
+   * append (a crash keeps both or neither, or at worst the removal alone, whose VM reconcile
+   * then sweeps as unowned).
+   */
+  async takeFromPool(vmId: string, entry: LedgerEntry): Promise<void> {
+    const checked = LedgerEntry.parse(entry);
+    await Promise.all([this.#change({ poolRemove: vmId }), this.#change({ put: checked })]);
   }
 
   /** Records (or replaces) a sandbox's entry. */
@@ -136,6 +199,11 @@ export class HostLedger {
       this.#data.sandboxes[entry.sandboxId] = entry;
     } else if ('remove' in record) {
       delete this.#data.sandboxes[record.remove];
+    } else if ('poolPut' in record) {
+      const entry = parseStrict(PoolEntry, this.#journal.path, JSON.stringify(record.poolPut))!;
+      this.#data.pool[entry.vmId] = entry;
+    } else if ('poolRemove' in record) {
+      delete this.#data.pool[record.poolRemove];
     } else if (!this.#data.snapshots.includes(record.snapshot)) {
       this.#data.snapshots.push(record.snapshot);
     }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { KeySpace } from '../queues/names.ts';
 import type { RedisClient } from '../redis/connections.ts';
 import { ADD_GRACE_MS } from './job-sequences.ts';
-import { HostHeartbeat } from './record-schemas.ts';
+import { HostHeartbeat, type HostHeartbeatInput } from './record-schemas.ts';
 import {
   BEAT_FLEET_LUA,
   BEAT_LUA,
@@ -96,7 +96,7 @@ export class HostRegistry {
    * reservations).
    */
   async beat(
-    heartbeat: HostHeartbeat,
+    heartbeat: HostHeartbeatInput,
     ttlMs: number,
     lease: HostLease,
     leaseTtlMs: number,
@@ -114,14 +114,14 @@ export class HostRegistry {
   }
 
   /** Writes a heartbeat without a lease (tools and tests that stand in for a host). */
-  async publishBeat(heartbeat: HostHeartbeat, ttlMs: number): Promise<void> {
+  async publishBeat(heartbeat: HostHeartbeatInput, ttlMs: number): Promise<void> {
     const checked = HostHeartbeat.parse(heartbeat);
     await this.#redis.set(this.#keys.host(checked.hostId).heartbeat(), JSON.stringify(checked), 'PX', ttlMs);
     await this.#beatFleet(checked, ttlMs, checked.used);
   }
 
   async #beatFleet(
-    beat: HostHeartbeat,
+    beat: HostHeartbeatInput & { pool?: HostHeartbeat['pool'] },
     ttlMs: number,
     reserved: { vcpus: number; memoryMib: number; slots: number },
   ): Promise<void> {
@@ -133,10 +133,14 @@ export class HostRegistry {
       exp: Date.now() + ttlMs,
       t: beat.templates,
     };
+    const warm = Object.entries(beat.pool ?? {}).flatMap(([template, pool]) => [
+      `${template}/${pool.vcpus}/${pool.memoryMib}`,
+      pool.ready,
+    ]);
     await beatFleetScript.run(
       this.#redis,
       [f.hosts(), f.hostsSeen(), f.hostFree()],
-      [beat.hostId, JSON.stringify(free), `${f.prefix}:`],
+      [beat.hostId, JSON.stringify(free), `${f.prefix}:`, ...warm],
     );
   }
 

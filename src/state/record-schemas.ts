@@ -46,10 +46,28 @@ export const HostHeartbeat = z.object({
   capacity: z.object({ vcpus: z.number().int(), memoryMib: z.number().int(), slots: z.number().int() }),
   used: z.object({ vcpus: z.number().int(), memoryMib: z.number().int(), slots: z.number().int() }),
   templates: z.array(Identifier),
+  /** The host's VM pool by template: ready and warming VMs against the target, and their shape. */
+  pool: z
+    .record(
+      Identifier,
+      z.object({
+        ready: z.number().int(),
+        warming: z.number().int(),
+        target: z.number().int(),
+        vcpus: z.number().int(),
+        memoryMib: z.number().int(),
+      }),
+    )
+    .default({}),
+  /** What pool VMs hold of the host, apart from sandboxes (capacity is what is left for sandboxes). */
+  poolUsed: z
+    .object({ vcpus: z.number().int(), memoryMib: z.number().int(), slots: z.number().int() })
+    .default({ vcpus: 0, memoryMib: 0, slots: 0 }),
   startedAt: z.iso.datetime(),
   at: z.iso.datetime(),
 });
 export type HostHeartbeat = z.infer<typeof HostHeartbeat>;
+export type HostHeartbeatInput = z.input<typeof HostHeartbeat>;
 
 /** A job's final outcome, kept in our own records after BullMQ trims the job. */
 const Starts = {

@@ -39,15 +39,21 @@ export class HostAdmission {
     return this.#limits;
   }
 
-  /** Admits `entry` (new to the ledger) and runs `commit` under the lock; a known entry skips the check. */
+  /**
+   * Admits `entry` (new to the ledger) and runs `commit` under the lock; a known entry skips
+   * the check. With `fromPool`, the sandbox takes over that pool VM: its room and disk are
+   * already held, so only the swap is checked.
+   */
   async admit<T>(
     ctx: HostContext,
     entry: LedgerEntry,
     diskBytes: number,
     commit: () => Promise<T>,
+    options: { fromPool?: string } = {},
   ): Promise<T> {
     return this.#lock.run('host', async () => {
-      if (ctx.ledger.get(entry.sandboxId) === undefined) await this.#check(ctx, entry, diskBytes);
+      if (ctx.ledger.get(entry.sandboxId) === undefined)
+        await this.#check(ctx, entry, diskBytes, options.fromPool);
       return commit();
     });
   }
@@ -64,8 +70,12 @@ export class HostAdmission {
     }
   }
 
-  async #check(ctx: HostContext, entry: LedgerEntry, diskBytes: number): Promise<void> {
-    const holding = ctx.ledger.entries().filter(holdsCapacity);
+  // The host holds its sandboxes and its pool VMs (but the one this sandbox takes over).
+  async #check(ctx: HostContext, entry: LedgerEntry, diskBytes: number, fromPool?: string): Promise<void> {
+    const holding = [
+      ...ctx.ledger.entries().filter(holdsCapacity),
+      ...ctx.ledger.poolEntries().filter((e) => e.vmId !== fromPool),
+    ];
     const used = {
       vcpus: holding.reduce((sum, e) => sum + e.vcpus, 0),
       memoryMib: holding.reduce((sum, e) => sum + e.memoryMib, 0),
@@ -82,7 +92,9 @@ export class HostAdmission {
         { asked: { vcpus: entry.vcpus, memoryMib: entry.memoryMib, slots: 1 }, free },
       );
     }
-    await this.checkDisk(ctx, entry.memoryMib * MIB + diskBytes, `sandbox ${entry.sandboxId}`);
+    if (fromPool === undefined) {
+      await this.checkDisk(ctx, entry.memoryMib * MIB + diskBytes, `sandbox ${entry.sandboxId}`);
+    }
   }
 }
 

@@ -14,14 +14,21 @@ export type CrashPolicy = 'keep' | 'reclaim';
  */
 export function createCrashHandler(ctx: HostContext, mutex: KeyedMutex, policy: CrashPolicy) {
   return (crash: VmCrash): void => {
-    const log = ctx.log.child({ sandboxId: crash.sandboxId, hostId: ctx.hostId });
+    // The crash names the VM's resources: a sandbox's own id, or the pool VM it was made from.
+    const vmId = crash.sandboxId;
+    const log = ctx.log.child({ vmId, hostId: ctx.hostId });
     const handle = async () => {
-      const entry = ctx.ledger.get(crash.sandboxId);
+      const entry = ctx.ledger.byResource(vmId);
+      if (entry === undefined && ctx.ledger.getPool(vmId) !== undefined) {
+        await ctx.pool.onCrash(vmId);
+        return;
+      }
+      const sandboxId = entry?.sandboxId ?? vmId;
       await ctx.events.publish({
         type: 'sandbox.crashed',
         at: crash.at.toISOString(),
         hostId: ctx.hostId,
-        sandboxId: crash.sandboxId,
+        sandboxId,
         pid: crash.pid,
         code: crash.code,
         signal: crash.signal,
@@ -32,9 +39,9 @@ export function createCrashHandler(ctx: HostContext, mutex: KeyedMutex, policy: 
       if (entry === undefined || ['creating', 'restoring', 'destroying'].includes(entry.state)) return;
       await setSandboxState(ctx, entry, 'crashed');
       if (policy === 'reclaim') {
-        await mutex.run(crash.sandboxId, async () => {
-          await ctx.vms.get(crash.sandboxId).shutdown();
-          await ctx.disks.remove(entry.sandboxId, baseOf(ctx, entry));
+        await mutex.run(sandboxId, async () => {
+          await ctx.vms.get(vmId).shutdown();
+          await ctx.disks.remove(vmId, baseOf(ctx, entry));
           await releaseSlot(ctx, entry);
           await ctx.ledger.put({ ...entry, state: 'crashed', slot: undefined, address: undefined });
         });

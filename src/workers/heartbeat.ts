@@ -9,9 +9,13 @@ export interface HostCapacity {
   slots: number;
 }
 
-/** What one heartbeat says: capacity, what the ledger uses, the backend, the templates. */
+/**
+ * What one heartbeat says: capacity left for sandboxes (the host's less what its VM pool
+ * holds), what the ledger's sandboxes use, the pool apart, the backend, the templates.
+ */
 export function heartbeatOf(ctx: HostContext, capacity: HostCapacity, startedAt: string): HostHeartbeat {
   const holding = ctx.ledger.entries().filter(holdsCapacity);
+  const pool = ctx.pool.stats();
   return {
     hostId: ctx.hostId,
     backend: {
@@ -19,13 +23,19 @@ export function heartbeatOf(ctx: HostContext, capacity: HostCapacity, startedAt:
       standIn: ctx.backend.info.standIn,
       description: ctx.backend.info.description,
     },
-    capacity,
+    capacity: {
+      vcpus: capacity.vcpus - pool.used.vcpus,
+      memoryMib: capacity.memoryMib - pool.used.memoryMib,
+      slots: capacity.slots - pool.used.slots,
+    },
     used: {
       vcpus: holding.reduce((sum, entry) => sum + entry.vcpus, 0),
       memoryMib: holding.reduce((sum, entry) => sum + entry.memoryMib, 0),
       slots: holding.length,
     },
     templates: ctx.templates.ids(),
+    pool: pool.byTemplate,
+    poolUsed: pool.used,
     startedAt,
     at: new Date().toISOString(),
   };

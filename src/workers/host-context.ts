@@ -12,6 +12,7 @@ import type { VmmBackend } from '../vmm/vm-driver.ts';
 import type { HostAdmission } from './admission.ts';
 import type { KnownWatermarks } from './known-watermarks.ts';
 import type { PendingRecords } from './pending-records.ts';
+import type { VmPool } from './vm-pool.ts';
 import type { VmRegistry } from './vm-registry.ts';
 
 /** Where a host keeps sandbox runtime files and snapshots. */
@@ -68,6 +69,8 @@ export interface HostContext {
   retentionSeconds: number;
   /** The job order this worker knows without asking Redis. */
   watermarks: KnownWatermarks;
+  /** VMs booted ahead of demand (empty when no template is pooled). */
+  pool: VmPool;
   /** Records waiting for their job's FINISH to be written. */
   pendingRecords: PendingRecords;
   /** The worker's own capacity and disk check. */

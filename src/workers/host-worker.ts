@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Job, Queue, Worker } from 'bullmq';
-import type { WorkerConfig } from '../config/worker-config.ts';
+import { poolTargets, type WorkerConfig } from '../config/worker-config.ts';
 import { selectRootDiskProvider } from '../devicemapper/select-provider.ts';
 import { ConflictError } from '../errors/index.ts';
 import { EventPublisher } from '../events/event-publisher.ts';
@@ -37,6 +37,7 @@ import { type ReconcileReport, reconcileHost } from './reconcile.ts';
 import { republishHost } from './republish.ts';
 import { settleAbandonedJob } from './settle-job.ts';
 import { lockStateDir, type StateDirLock } from './state-dir-lock.ts';
+import { VmPool } from './vm-pool.ts';
 import { VmRegistry } from './vm-registry.ts';
 
 /** Job states in which a job can still run. */
@@ -118,7 +119,7 @@ export class HostWorker {
     const mutex = new KeyedMutex();
     const vms = new VmRegistry(backend, paths, (crash) => onCrash(crash));
     const jobById = async (jobId: string) => (await Job.fromId(queue, jobId)) ?? undefined;
-    const ctx: HostContext = {
+    const parts = {
       hostId: config.hostId,
       log,
       backend,
@@ -154,7 +155,10 @@ export class HostWorker {
           log.debug({ err: error, jobId }, 'could not wake a waiting job; its recheck will run it');
         }
       },
-    };
+    } satisfies Omit<HostContext, 'pool'>;
+    // The pool works on the host's context, so it joins it last.
+    const ctx = parts as HostContext;
+    ctx.pool = new VmPool(ctx, poolTargets(config), { concurrency: config.poolConcurrency });
     const onCrash = createCrashHandler(ctx, mutex, config.crashPolicy as CrashPolicy);
     const worker = new HostWorker(config, ctx, redis, mutex, queue);
     ctx.capacityFreed = () => worker.#beatSoon();
@@ -204,6 +208,8 @@ export class HostWorker {
     await takeBackOrphans(batchQueue, ctx.log).finally(() => batchQueue.close());
     ctx.outbox.start(config.heartbeatMs);
     this.#reconcile = await reconcileHost(ctx, ctx.log);
+    const pool = await ctx.pool.reconcile();
+    this.#reconcile = { ...this.#reconcile, pool };
     await this.#settleAbandoned();
     await this.#sweepSlots();
     await ctx.slots.start();
@@ -247,6 +253,7 @@ export class HostWorker {
       log: ctx.log,
       hostId: ctx.hostId,
     });
+    ctx.pool.start();
     ctx.log.info({ queue: hostQueueName(config.hostId), concurrency: config.concurrency }, 'worker started');
   }
 
@@ -256,6 +263,10 @@ export class HostWorker {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
     await Promise.all([this.#worker?.close(), this.#batchWorker?.close()]);
+    // Pool VMs are not sandboxes: a stopped worker leaves none behind.
+    await this.ctx.pool.stop().catch((error: unknown) => {
+      this.ctx.log.warn({ err: error }, 'could not tear down every pool VM; the next start sweeps them');
+    });
     await this.ctx.outbox.stop();
     await this.ctx.slots.stop();
     await this.ctx.store.hosts.releaseLease(this.config.hostId, this.#lease.token).catch((error: unknown) => {
@@ -356,8 +367,10 @@ export class HostWorker {
   async #sweepSlots(): Promise<void> {
     const { ctx } = this;
     for (const [slot, claim] of await ctx.claims.list()) {
-      if (claim.owner.startsWith('pool:') || ctx.ledger.get(claim.owner)?.slot === slot) continue;
-      if (ctx.ledger.get(claim.owner) !== undefined) continue;
+      if (claim.owner.startsWith('pool:')) continue;
+      // Owners are resource names: a sandbox's own id, or a pool VM's (its own or a sandbox's now).
+      if (ctx.ledger.byResource(claim.owner) !== undefined || ctx.ledger.getPool(claim.owner) !== undefined)
+        continue;
       await ctx.claims.release(slot, claim.owner);
     }
     const owned = new Set((await ctx.claims.list()).keys());

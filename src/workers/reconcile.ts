@@ -1,11 +1,12 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
+import { resourceIdOf } from '../state/host-ledger.ts';
 import { removeAtomicWriteTemps } from '../util/atomic-write.ts';
 import { killUnownedVmms } from '../vmm/index.ts';
 import { isStagingLeftover } from '../vmm/snapshot-dir.ts';
 import type { HostContext } from './host-context.ts';
-import { baseOf } from './operations/sandbox-resources.ts';
+import { baseOf, vmOf } from './operations/sandbox-resources.ts';
 import { publishRecord, setSandboxState, TRANSITIONAL } from './sandbox-records.ts';
 import { settleEntry } from './settle.ts';
 
@@ -21,6 +22,8 @@ export interface ReconcileReport {
   sweptSnapshots: string[];
   sweptRunDirs: string[];
   sweptTemps: string[];
+  /** Pool VMs kept (ready, their VMM alive) and removed. */
+  pool?: { kept: string[]; removed: string[] };
 }
 
 /**
@@ -53,11 +56,11 @@ export async function reconcileHost(ctx: HostContext, log: Logger): Promise<Reco
       }
       continue;
     }
-    const vm = ctx.vms.get(entry.sandboxId);
+    const vm = vmOf(ctx, entry);
     const live = await vm.reattach();
     if (live && (entry.state === 'running' || entry.state === 'paused')) {
       report.reattached.push(entry.sandboxId);
-      await ctx.disks.restore(entry.sandboxId, baseOf(ctx, entry)).catch((error) => {
+      await ctx.disks.restore(resourceIdOf(entry), baseOf(ctx, entry)).catch((error) => {
         log.warn({ err: error, sandboxId: entry.sandboxId }, 'disk restore on reconcile failed');
       });
       await publishRecord(ctx, entry);
@@ -68,7 +71,11 @@ export async function reconcileHost(ctx: HostContext, log: Logger): Promise<Reco
       await publishRecord(ctx, entry);
     }
   }
-  const owned = new Set(ctx.ledger.entries().map((entry) => entry.sandboxId));
+  // What the ledger owns, by the names its resources carry (a pool VM's, for a sandbox made from one).
+  const owned = new Set([
+    ...ctx.ledger.entries().map(resourceIdOf),
+    ...ctx.ledger.poolEntries().map((entry) => entry.vmId),
+  ]);
   const runRoot = join(ctx.paths.stateDir, 'run');
   report.killedVmms = (await killUnownedVmms(runRoot, owned, log)).map((vmm) => vmm.sandboxId);
   report.sweptDisks = (await ctx.disks.sweep(owned)).removed;

@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { LedgerEntry } from '../state/host-ledger.ts';
 import type { HostContext } from './host-context.ts';
 import { teardownSteps } from './operations/destroy.ts';
+import { vmOf } from './operations/sandbox-resources.ts';
 import { setSandboxState } from './sandbox-records.ts';
 import { runSteps } from './step-runner.ts';
 
@@ -40,7 +41,7 @@ export async function settleEntry(ctx: HostContext, entry: LedgerEntry, log: Log
         await rm(ctx.paths.snapshotDir(snapshotId), { recursive: true, force: true });
       }
       const prior = entry.priorState === 'running' ? 'running' : 'paused';
-      const vm = ctx.vms.get(entry.sandboxId);
+      const vm = vmOf(ctx, entry);
       if (!(await vm.reattach())) {
         await setSandboxState(ctx, { ...entry, priorState: undefined }, 'crashed');
         return 'restored';

@@ -1,14 +1,17 @@
 import type { RootDisk } from '../devicemapper/root-disk-provider.ts';
 import type { SlotLayout } from '../network/index.ts';
-import type { LedgerEntry } from '../state/host-ledger.ts';
+import { type LedgerEntry, resourceIdOf } from '../state/host-ledger.ts';
 import { VmSpec } from '../vmm/vm-spec.ts';
 import type { HostContext } from './host-context.ts';
 
-/** The VM a sandbox runs: its template's kernel, its own disk, inside its slot's namespace. */
-export function vmSpecFor(ctx: HostContext, entry: LedgerEntry, slot: SlotLayout, disk: RootDisk): VmSpec {
+/** What a VM is built from: its resources' name, template and shape (a sandbox's or a pool VM's). */
+export type VmShape = Pick<LedgerEntry, 'sandboxId' | 'vmId' | 'template' | 'vcpus' | 'memoryMib'>;
+
+/** The VM a sandbox (or pool VM) runs: its template's kernel, its own disk, inside its slot's namespace. */
+export function vmSpecFor(ctx: HostContext, entry: VmShape, slot: SlotLayout, disk: RootDisk): VmSpec {
   const template = ctx.templates.get(entry.template);
   return VmSpec.parse({
-    sandboxId: entry.sandboxId,
+    sandboxId: resourceIdOf(entry),
     vcpus: entry.vcpus,
     memoryMib: entry.memoryMib,
     kernelPath: template.kernelPath,

@@ -2,10 +2,10 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { hostPrefix, hostQueueName, KeySpace } from '../../src/queues/names.ts';
 import { FleetStore } from '../../src/state/fleet-store.ts';
-import type { HostHeartbeat } from '../../src/state/record-schemas.ts';
+import type { HostHeartbeatInput } from '../../src/state/record-schemas.ts';
 
 /** A heartbeat for a stand-in host, so the dashboard puts its queue on the board. */
-export function heartbeat(hostId: string): HostHeartbeat {
+export function heartbeat(hostId: string): HostHeartbeatInput {
   const now = new Date().toISOString();
   return {
     hostId,

@@ -41,13 +41,15 @@ return {redis.call('DEL', KEYS[2]), 'held', tonumber(used[1] or '0'), tonumber(u
 `;
 
 /**
- * A host's heartbeat on the fleet's slot: the registry, the last-seen index, and the
- * host's free capacity in the placement figures and in each of its templates' index.
+ * A host's heartbeat on the fleet's slot: the registry, the last-seen index, the host's
+ * free capacity in the placement figures and in each of its templates' index, and its
+ * ready pool VMs in the index of their template and shape (placement prefers those hosts).
  * A template the host no longer serves keeps it in its index, but placement checks the
  * figures' own template list.
  *
  * KEYS: hosts, hosts-seen, host-free.
- * ARGV: host id, free figures json ({v, m, s, exp, t}), fleet prefix ("<prefix>:").
+ * ARGV: host id, free figures json ({v, m, s, exp, t}), fleet prefix ("<prefix>:"), then
+ *       (shape key, ready count) pairs of the host's pool.
  */
 export const BEAT_FLEET_LUA = `
 ${LUA_NOW}
@@ -56,6 +58,11 @@ redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], nowMs(), ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 for _, t in ipairs(free.t) do redis.call('ZADD', ARGV[3] .. 'place:' .. t, free.m, ARGV[1]) end
+for i = 4, #ARGV, 2 do
+  local warm = ARGV[3] .. 'place-warm:' .. ARGV[i]
+  if tonumber(ARGV[i + 1]) > 0 then redis.call('ZADD', warm, ARGV[i + 1], ARGV[1])
+  else redis.call('ZREM', warm, ARGV[1]) end
+end
 return 1
 `;
 

@@ -3,8 +3,9 @@ import { LUA_WRITE_RECORD } from './record-scripts.ts';
 
 /**
  * Placement of a create or restore, on the fleet's slot: answer a repeated idempotency key
- * with its first job; refuse a sandbox id that is taken; choose the host (a create: the
- * first host in the template's index, most free memory first, whose last heartbeat is
+ * with its first job; refuse a sandbox id that is taken; choose the host (a create: a host
+ * with a ready pool VM of the template and shape if one fits, else the first host in the
+ * template's index, most free memory first, whose last heartbeat is
  * fresh and whose free capacity fits, else the first fresh one, since the figures may lag;
  * a restore: the snapshot's host); take the capacity
  * from that host's free figures (its next heartbeat sets them from the truth again); and
@@ -57,6 +58,16 @@ if ARGV[5] == 'snapshot' then
   report[1] = { hostId = snap.hostId, vcpus = e.v, memoryMib = e.m, slots = e.s }
   if not excluded[snap.hostId] then chosen, entry = snap.hostId, e end
 else
+  -- A host with a ready pool VM of this template and shape first: its create skips the boot.
+  local warmKey = fp .. 'place-warm:' .. template .. '/' .. ARGV[6] .. '/' .. ARGV[7]
+  for _, hostId in ipairs(redis.call('ZREVRANGE', warmKey, 0, 15)) do
+    local e = entryOf(hostId)
+    if e and serves(e) and not excluded[hostId] and fits(e) then
+      chosen, entry = hostId, e
+      if tonumber(redis.call('ZINCRBY', warmKey, -1, hostId)) <= 0 then redis.call('ZREM', warmKey, hostId) end
+      break
+    end
+  end
   local offset = 0
   while not chosen do
     local page = redis.call('ZREVRANGE', KEYS[4], offset, offset + 15)

@@ -226,7 +226,11 @@ export class ChSandboxVm implements SandboxVm {
       apiSocket: this.paths.apiSocket,
       logFile: this.paths.vmmLog,
       verbosity: 1,
-      ...(restoreDir === undefined ? {} : { restore: { sourceDir: restoreDir, resume: false } }),
+      // On demand: pages are read from the snapshot's memory file as the guest touches them,
+      // so clones forked from one snapshot share that file instead of each copying it.
+      ...(restoreDir === undefined
+        ? {}
+        : { restore: { sourceDir: restoreDir, resume: false, memoryRestoreMode: 'ondemand' as const } }),
     });
     const argv = spec.netns === undefined ? chArgs : inNetns(chArgs, spec.netns);
     const proc = await launchDetached(

@@ -1,7 +1,7 @@
 import type { RootDisk } from '../../devicemapper/root-disk-provider.ts';
 import type { SandboxState } from '../../events/event-schemas.ts';
 import type { SlotLayout } from '../../network/index.ts';
-import type { LedgerEntry } from '../../state/host-ledger.ts';
+import { type LedgerEntry, resourceIdOf } from '../../state/host-ledger.ts';
 import type { VmSpec } from '../../vmm/vm-spec.ts';
 import { fileBytes } from '../admission.ts';
 import { waitGuestReady } from '../guest-readiness.ts';
@@ -9,7 +9,7 @@ import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
 import type { Step } from '../step-runner.ts';
 import { vmSpecFor } from '../vm-spec-for.ts';
-import { baseOf, ensureSlot, releaseSlot, removeRuntimeFiles } from './sandbox-resources.ts';
+import { baseOf, ensureSlot, releaseSlot, removeRuntimeFiles, vmOf } from './sandbox-resources.ts';
 
 /** How create and restore differ: the state while building, where the disk and VM come from, where it ends. */
 export interface SandboxBuildPlan {
@@ -35,7 +35,7 @@ export function sandboxBuildSteps(
   let entry = initial;
   let slot: SlotLayout | undefined;
   let disk: RootDisk | undefined;
-  const vm = ctx.vms.get(entry.sandboxId);
+  const vm = vmOf(ctx, entry);
   const steps: Step[] = [
     {
       // Admission and the ledger write happen under one host-wide lock: the entry counts
@@ -60,14 +60,14 @@ export function sandboxBuildSteps(
     {
       name: 'disk',
       run: async () => (disk = await plan.disk(entry)),
-      undo: () => ctx.disks.remove(entry.sandboxId, baseOf(ctx, entry)),
+      undo: () => ctx.disks.remove(resourceIdOf(entry), baseOf(ctx, entry)),
     },
     {
       name: 'vm',
       run: () => plan.vm(vmSpecFor(ctx, entry, slot!, disk!)),
       undo: async () => {
         await vm.shutdown();
-        await removeRuntimeFiles(ctx, entry.sandboxId);
+        await removeRuntimeFiles(ctx, resourceIdOf(entry));
       },
     },
     {

@@ -6,8 +6,13 @@ import type { HostContext } from '../host-context.ts';
 import { sandboxBuildSteps } from './build-sandbox.ts';
 import { type OperationRun, type Reported, runOperationSteps } from './operation.ts';
 import { baseOf } from './sandbox-resources.ts';
+import { takeFromPoolSteps } from './take-from-pool.ts';
 
-/** create: record, slot + network, CoW disk, VM booted, running. Rollback is the reverse. */
+/**
+ * create: from a ready pool VM of the template and shape when the host has one (take,
+ * resume, guest answering, running), else cold: record, slot + network, CoW disk, VM booted,
+ * running. Rollback is the reverse.
+ */
 export async function createSandbox(
   ctx: HostContext,
   payload: PayloadOf<'create'>,
@@ -29,6 +34,13 @@ export async function createSandbox(
     labels: payload.labels,
     createdAt: new Date().toISOString(),
   };
+  // A retry of a create that took a pool VM goes on with that VM; a new one takes one if it can.
+  const pooled = existing === undefined ? ctx.pool.reserve(initial) : undefined;
+  if (pooled !== undefined || existing?.vmId !== undefined) {
+    const warm = takeFromPoolSteps(ctx, initial, run.jobId, pooled);
+    await runOperationSteps(run, warm.steps);
+    return summary(warm.entry(), 'done');
+  }
   const vm = ctx.vms.get(payload.sandboxId);
   const build = sandboxBuildSteps(ctx, initial, {
     building: 'creating',
@@ -60,5 +72,6 @@ export function summary(entry: LedgerEntry, outcome: 'done' | 'already'): Report
     state: entry.state,
     ...(entry.slot === undefined ? {} : { slot: entry.slot }),
     ...(entry.address === undefined ? {} : { address: entry.address }),
+    ...(entry.diskBytes === undefined ? {} : { diskBytes: entry.diskBytes }),
   };
 }

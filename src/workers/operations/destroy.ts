@@ -1,6 +1,6 @@
 import type { StateResult } from '../../queues/job-results.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
-import type { LedgerEntry } from '../../state/host-ledger.ts';
+import { type LedgerEntry, resourceIdOf } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
 import type { Step } from '../step-runner.ts';
@@ -38,11 +38,11 @@ export async function destroySandbox(
  * directory (socket, pidfile, logs). Shared by destroy and by the settling of abandoned builds.
  */
 export function teardownSteps(ctx: HostContext, entry: () => LedgerEntry): Step[] {
-  const sandboxId = entry().sandboxId;
+  const resourceId = resourceIdOf(entry());
   return [
-    { name: 'vm', run: () => ctx.vms.get(sandboxId).shutdown() },
-    { name: 'disk', run: () => ctx.disks.remove(sandboxId, baseOf(ctx, entry())) },
+    { name: 'vm', run: () => ctx.vms.get(resourceId).shutdown() },
+    { name: 'disk', run: () => ctx.disks.remove(resourceId, baseOf(ctx, entry())) },
     { name: 'network', run: () => releaseSlot(ctx, entry()) },
-    { name: 'runtime-files', run: () => removeRuntimeFiles(ctx, sandboxId) },
+    { name: 'runtime-files', run: () => removeRuntimeFiles(ctx, resourceId) },
   ];
 }

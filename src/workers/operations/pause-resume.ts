@@ -5,6 +5,7 @@ import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
 import type { OperationRun, Reported } from './operation.ts';
+import { vmOf } from './sandbox-resources.ts';
 
 /**
  * The ledger entry of a sandbox on this host. A sandbox the fleet knows as destroyed or
@@ -33,7 +34,7 @@ export async function pauseSandbox(
   if (entry.state !== 'running' && entry.state !== 'paused') {
     throw new IllegalStateError(`cannot pause sandbox ${entry.sandboxId}: it is ${entry.state}`);
   }
-  const outcome = await ctx.vms.get(entry.sandboxId).ensurePaused();
+  const outcome = await vmOf(ctx, entry).ensurePaused();
   run.log.info({ outcome }, 'paused');
   await setSandboxState(ctx, entry, 'paused', {}, { atFinish: true });
   return {
@@ -53,7 +54,7 @@ export async function resumeSandbox(
   if (entry.state !== 'running' && entry.state !== 'paused') {
     throw new IllegalStateError(`cannot resume sandbox ${entry.sandboxId}: it is ${entry.state}`);
   }
-  const outcome = await ctx.vms.get(entry.sandboxId).ensureResumed();
+  const outcome = await vmOf(ctx, entry).ensureResumed();
   run.log.info({ outcome }, 'resumed');
   await setSandboxState(ctx, entry, 'running', {}, { atFinish: true });
   return {

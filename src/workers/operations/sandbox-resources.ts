@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import type { BaseImage, RootDisk } from '../../devicemapper/root-disk-provider.ts';
 import { ensureNetwork, type SlotLayout } from '../../network/index.ts';
-import type { LedgerEntry } from '../../state/host-ledger.ts';
+import { type LedgerEntry, resourceIdOf } from '../../state/host-ledger.ts';
 import type { HostContext } from '../host-context.ts';
 
 /**
@@ -12,11 +12,11 @@ export async function ensureSlot(ctx: HostContext, entry: LedgerEntry): Promise<
   let slot = entry.slot;
   if (slot === undefined) {
     for (const [claimed, record] of await ctx.claims.list()) {
-      if (record.owner === entry.sandboxId) slot = claimed;
+      if (record.owner === resourceIdOf(entry)) slot = claimed;
     }
   }
-  if (slot === undefined) return ctx.slots.take(entry.sandboxId);
-  await ctx.claims.claimSpecific(slot, entry.sandboxId);
+  if (slot === undefined) return ctx.slots.take(resourceIdOf(entry));
+  await ctx.claims.claimSpecific(slot, resourceIdOf(entry));
   return ensureNetwork(slot, ctx.network);
 }
 
@@ -25,10 +25,10 @@ export async function releaseSlot(ctx: HostContext, entry: LedgerEntry): Promise
   let slot = entry.slot;
   if (slot === undefined) {
     for (const [claimed, record] of await ctx.claims.list()) {
-      if (record.owner === entry.sandboxId) slot = claimed;
+      if (record.owner === resourceIdOf(entry)) slot = claimed;
     }
   }
-  if (slot !== undefined) await ctx.slots.release(slot, entry.sandboxId);
+  if (slot !== undefined) await ctx.slots.release(slot, resourceIdOf(entry));
 }
 
 /** The base image of a sandbox's template. */
@@ -39,11 +39,16 @@ export function baseOf(ctx: HostContext, entry: LedgerEntry): BaseImage {
 
 /** Re-finds a sandbox's existing disk (restores the device if a restart lost it). */
 export function currentDisk(ctx: HostContext, entry: LedgerEntry): Promise<RootDisk> {
-  return ctx.disks.restore(entry.sandboxId, baseOf(ctx, entry));
+  return ctx.disks.restore(resourceIdOf(entry), baseOf(ctx, entry));
 }
 
-/** Forgets a sandbox's VM handle and removes its runtime directory (socket, pidfile, logs). */
-export async function removeRuntimeFiles(ctx: HostContext, sandboxId: string): Promise<void> {
-  ctx.vms.forget(sandboxId);
-  await rm(ctx.paths.runtimeDir(sandboxId), { recursive: true, force: true });
+/** Forgets a VM's handle and removes its runtime directory (socket, pidfile, logs), by resource id. */
+export async function removeRuntimeFiles(ctx: HostContext, resourceId: string): Promise<void> {
+  ctx.vms.forget(resourceId);
+  await rm(ctx.paths.runtimeDir(resourceId), { recursive: true, force: true });
+}
+
+/** A sandbox's VM handle (its resources may carry a pool VM's name). */
+export function vmOf(ctx: HostContext, entry: LedgerEntry) {
+  return ctx.vms.get(resourceIdOf(entry));
 }

@@ -4,6 +4,7 @@ import { ConflictError, IllegalStateError } from '../../errors/index.ts';
 import type { SnapshotResult } from '../../queues/job-results.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import { parseStrict } from '../../state/fleet-store.ts';
+import { resourceIdOf } from '../../state/host-ledger.ts';
 import { SnapshotRecord } from '../../state/record-schemas.ts';
 import { writeFileAtomic } from '../../util/atomic-write.ts';
 import { readFileIfExists } from '../../util/read-file-if-exists.ts';
@@ -13,6 +14,7 @@ import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
 import { type OperationRun, type Reported, runOperationSteps } from './operation.ts';
 import { requireEntry } from './pause-resume.ts';
+import { vmOf } from './sandbox-resources.ts';
 
 /** The file written last into a snapshot directory: its presence means the snapshot is whole. */
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
@@ -49,7 +51,7 @@ export async function snapshotSandbox(
   if (prior !== 'running' && prior !== 'paused') {
     throw new IllegalStateError(`cannot snapshot sandbox ${entry.sandboxId}: it is ${entry.state}`);
   }
-  const vm = ctx.vms.get(entry.sandboxId);
+  const vm = vmOf(ctx, entry);
   const backTo = prior === 'running' && payload.resumeAfter ? 'running' : 'paused';
   const rollbackDir = () => rm(dir, { recursive: true, force: true });
   await runOperationSteps(run, [
@@ -88,7 +90,7 @@ export async function snapshotSandbox(
     {
       name: 'disk',
       run: async () =>
-        written === undefined ? ctx.disks.copyCow(entry.sandboxId, join(dir, 'disk.cow')) : undefined,
+        written === undefined ? ctx.disks.copyCow(resourceIdOf(entry), join(dir, 'disk.cow')) : undefined,
     },
     {
       name: 'record',
