@@ -11,6 +11,7 @@ import { TemplateCatalog } from '../src/templates/template-catalog.ts';
 import { testGuestBuilt } from '../src/templates/test-guest.ts';
 import { testGuestTemplate } from '../src/templates/test-guest-template.ts';
 import { HostWorker } from '../src/workers/host-worker.ts';
+import { BENCH_SHAPE, type WarmAndForkFigures, warmAndFork } from './e2e/warm-and-fork.ts';
 import { teardownBenchHost } from './support/bench-host.ts';
 import type { BenchResult, BenchRow } from './support/bench-result.ts';
 import { summarize } from './support/stats.ts';
@@ -20,6 +21,7 @@ export const name = 'e2e';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SANDBOXES = Number(process.env.HANGAR_BENCH_E2E_SANDBOXES ?? 3);
+const FAN_OUTS = [1, 4, 8] as const;
 const STEPS = ['create to ready', 'pause', 'resume', 'snapshot', 'restore to ready', 'destroy'] as const;
 
 interface Timing {
@@ -54,9 +56,10 @@ async function measure(dir: string): Promise<BenchResult> {
     concurrency: 2,
     network: { prefix: 'hgbe', vethRange: '10.236.0.0/16', hostRange: '10.237.0.0/16' },
   });
-  const worker = await HostWorker.create(config, new TemplateCatalog([template]));
+  let worker = await HostWorker.create(config, new TemplateCatalog([template]));
   await worker.start();
   const client = await HangarClient.connect({ redisUrl: REDIS_URL, keyPrefix });
+  let warmAndForkFigures: WarmAndForkFigures | undefined;
   const timings = new Map<string, Timing[]>(STEPS.map((step) => [step, []]));
   const record = (step: string, timing: Timing) => timings.get(step)!.push(timing);
   try {
@@ -76,6 +79,22 @@ async function measure(dir: string): Promise<BenchResult> {
       record('destroy', await timed(() => client.destroy(`bench-r-${index}`)));
       await (await client.destroy(id)).result();
     }
+    // The same host again, now keeping a VM pool of the bench's shape: warm creates and forks.
+    await worker.stop();
+    worker = await HostWorker.create(
+      parseWorkerConfig({
+        ...config,
+        concurrency: Math.max(...FAN_OUTS),
+        poolSize: Math.max(...FAN_OUTS),
+        pool: { guest: { count: 2, vcpus: BENCH_SHAPE.vcpus, memoryMib: BENCH_SHAPE.memoryMib } },
+      }),
+      new TemplateCatalog([template]),
+    );
+    await worker.start();
+    warmAndForkFigures = await warmAndFork(client, worker, 'bench-snap-0', {
+      samples: SANDBOXES,
+      fanOuts: FAN_OUTS,
+    });
   } finally {
     await teardownBenchHost(client, worker, REDIS_URL, keyPrefix);
   }
@@ -90,8 +109,33 @@ async function measure(dir: string): Promise<BenchResult> {
       `${step}: median ${total.median.toFixed(0)} ms = worker operation (VMM + host steps) ${operation.median.toFixed(0)} ms + control plane ${(total.median - operation.median).toFixed(0)} ms`,
     );
   }
+  const tables = [];
+  if (warmAndForkFigures !== undefined) {
+    const { warm, forks, table } = warmAndForkFigures;
+    rows.push(warm);
+    tables.push(table);
+    const cold = summarize(timings.get('create to ready')!.map((timing) => timing.total));
+    const eight = forks.find((fork) => fork.clones === 8);
+    const one = forks.find((fork) => fork.clones === 1);
+    notes.push(
+      `warm create (pool hit) ${warm.median.toFixed(0)} ms against cold ${cold.median.toFixed(0)} ms: 1/${(cold.median / warm.median).toFixed(1)} of a cold create (target 1/20)`,
+    );
+    if (eight !== undefined && one !== undefined) {
+      notes.push(
+        `fan-out of 8 took ${(eight.wallMs / one.wallMs).toFixed(2)}x the wall time of one (target <= 3x)`,
+      );
+    }
+  }
   notes.push(
     `QEMU ${worker.ctx.backend.info.version} under TCG (no KVM here); ${SANDBOXES} sandboxes of 1 vCPU / 256 MiB; medians`,
   );
-  return { name, rows, notes };
+  return {
+    name,
+    rows,
+    tables,
+    notes,
+    comparisons: [
+      { label: 'cold vs warm create', fast: 'warm create to ready (pool hit)', slow: 'create to ready' },
+    ],
+  };
 }

@@ -24,6 +24,7 @@ export function createCrashHandler(ctx: HostContext, mutex: KeyedMutex, policy: 
         return;
       }
       const sandboxId = entry?.sandboxId ?? vmId;
+      ctx.instrument.note?.({ kind: 'vmm-crash', sandboxId });
       await ctx.events.publish({
         type: 'sandbox.crashed',
         at: crash.at.toISOString(),

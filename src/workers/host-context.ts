@@ -10,6 +10,7 @@ import type { HostLedger } from '../state/host-ledger.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
 import type { VmmBackend } from '../vmm/vm-driver.ts';
 import type { HostAdmission } from './admission.ts';
+import type { JobInstrument } from './job-instruments.ts';
 import type { KnownWatermarks } from './known-watermarks.ts';
 import type { PendingRecords } from './pending-records.ts';
 import type { VmPool } from './vm-pool.ts';
@@ -69,6 +70,8 @@ export interface HostContext {
   retentionSeconds: number;
   /** The job order this worker knows without asking Redis. */
   watermarks: KnownWatermarks;
+  /** What observes jobs and steps (metrics, traces); NO_INSTRUMENT when nothing does. */
+  instrument: JobInstrument;
   /** VMs booted ahead of demand (empty when no template is pooled). */
   pool: VmPool;
   /** Records waiting for their job's FINISH to be written. */

@@ -28,6 +28,7 @@ import { startBatchWorker } from './batch-worker.ts';
 import { type CrashPolicy, createCrashHandler } from './crash-handler.ts';
 import { heartbeatOf, markLostHosts } from './heartbeat.ts';
 import { type HostContext, HostPaths } from './host-context.ts';
+import { combineInstruments, type JobInstrument } from './job-instruments.ts';
 import { createJobProcessor } from './job-processor.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { KnownWatermarks } from './known-watermarks.ts';
@@ -96,7 +97,7 @@ export class HostWorker {
   static async create(
     config: WorkerConfig,
     templates: TemplateCatalog,
-    options: { logger?: Logger } = {},
+    options: { logger?: Logger; instruments?: readonly JobInstrument[] } = {},
   ): Promise<HostWorker> {
     const log = (options.logger ?? silentLogger).child({ hostId: config.hostId });
     const paths = new HostPaths(config.stateDir);
@@ -132,6 +133,7 @@ export class HostWorker {
       events: new EventPublisher(redis, keys),
       outbox: new OutboxForwarder(redis, keys, config.hostId, log),
       pendingRecords: new PendingRecords(),
+      instrument: combineInstruments(options.instruments ?? []),
       watermarks: new KnownWatermarks(),
       templates,
       paths,

@@ -9,6 +9,7 @@ import type { JobOutcome } from '../state/record-schemas.ts';
 import { BatchGate } from './batch-gate.ts';
 import { errorInfo, isFinalError, toJobError } from './error-policy.ts';
 import type { HostContext } from './host-context.ts';
+import type { JobInfo } from './job-instruments.ts';
 import { type FinishingJob, failedOutcome, finishJob, publishRetry } from './job-outcomes.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import { runOperation } from './operations/index.ts';
@@ -79,56 +80,68 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
       throw new DelayedError();
     }
 
-    return mutex.run(sandboxId, async () => {
-      const isFinalAttempt = job.attemptsMade + 1 >= attempts;
-      log.info({ attempt: finishing.attempt, attempts }, 'job started');
-      const progress = new StepReporter(
-        job,
-        `attempt ${finishing.attempt}/${attempts} of ${payload.op} on host ${ctx.hostId}`,
-        log,
-      );
-      try {
-        const operation = () =>
-          runOperation(ctx, payload, {
-            log,
-            jobId: job.id!,
-            isFinalAttempt,
-            progress: (step, index, total) => progress.starting(step, index, total),
-          }).finally(() => progress.stop());
-        const batchId = payload.op === 'snapshot' ? payload.batchId : undefined;
-        const startedAt = new Date().toISOString();
-        const reported =
-          batchId === undefined ? await operation() : await batches.run(ctx, batchId, operation);
-        // Checked against the operation's result schema: what the client's typed result() reads.
-        const result: Record<string, unknown> = RESULT_SCHEMAS[payload.op].parse({
-          ...reported,
-          hostId: ctx.hostId,
-          startedAt,
-          finishedAt: new Date().toISOString(),
-        });
-        await finishJob(ctx, finishing, { status: 'completed', result, at: new Date().toISOString() });
-        if (batchId !== undefined) await batches.count(ctx, batchId, job.id!, true);
-        log.info({ outcome: result.outcome }, 'job completed');
-        return result;
-      } catch (error) {
-        const final = isFinalAttempt || isFinalError(error);
-        log.error({ err: error, final }, 'job failed');
-        await job.log(
-          `attempt ${finishing.attempt}/${attempts} on host ${ctx.hostId} failed${final ? ' (final)' : ', will retry'}: ${errorInfo(error).message}`,
+    const isFinalAttempt = job.attemptsMade + 1 >= attempts;
+    const info: JobInfo = {
+      job,
+      jobId: job.id!,
+      op: payload.op,
+      sandboxId,
+      hostId: ctx.hostId,
+      attempt: finishing.attempt,
+      isFinalAttempt,
+    };
+    return mutex.run(sandboxId, () =>
+      ctx.instrument.job(info, async () => {
+        log.info({ attempt: finishing.attempt, attempts }, 'job started');
+        const progress = new StepReporter(
+          job,
+          `attempt ${finishing.attempt}/${attempts} of ${payload.op} on host ${ctx.hostId}`,
+          log,
         );
-        if (!final) {
-          await flushPendingRecord(ctx, sandboxId);
-          await publishRetry(ctx, finishing, errorInfo(error));
+        try {
+          const operation = () =>
+            runOperation(ctx, payload, {
+              log,
+              jobId: job.id!,
+              isFinalAttempt,
+              progress: (step, index, total) => progress.starting(step, index, total),
+              instrument: { step: ctx.instrument.step, job: info },
+            }).finally(() => progress.stop());
+          const batchId = payload.op === 'snapshot' ? payload.batchId : undefined;
+          const startedAt = new Date().toISOString();
+          const reported =
+            batchId === undefined ? await operation() : await batches.run(ctx, batchId, operation);
+          // Checked against the operation's result schema: what the client's typed result() reads.
+          const result: Record<string, unknown> = RESULT_SCHEMAS[payload.op].parse({
+            ...reported,
+            hostId: ctx.hostId,
+            startedAt,
+            finishedAt: new Date().toISOString(),
+          });
+          await finishJob(ctx, finishing, { status: 'completed', result, at: new Date().toISOString() });
+          if (batchId !== undefined) await batches.count(ctx, batchId, job.id!, true);
+          log.info({ outcome: result.outcome }, 'job completed');
+          return result;
+        } catch (error) {
+          const final = isFinalAttempt || isFinalError(error);
+          log.error({ err: error, final }, 'job failed');
+          await job.log(
+            `attempt ${finishing.attempt}/${attempts} on host ${ctx.hostId} failed${final ? ' (final)' : ', will retry'}: ${errorInfo(error).message}`,
+          );
+          if (!final) {
+            await flushPendingRecord(ctx, sandboxId);
+            await publishRetry(ctx, finishing, errorInfo(error));
+            throw toJobError(error);
+          }
+          await markFailedIfNew(ctx, sandboxId, error);
+          await finishJob(ctx, finishing, failedOutcome(errorInfo(error)));
+          if (payload.op === 'snapshot' && payload.batchId !== undefined) {
+            await batches.count(ctx, payload.batchId, job.id!, false);
+          }
           throw toJobError(error);
         }
-        await markFailedIfNew(ctx, sandboxId, error);
-        await finishJob(ctx, finishing, failedOutcome(errorInfo(error)));
-        if (payload.op === 'snapshot' && payload.batchId !== undefined) {
-          await batches.count(ctx, payload.batchId, job.id!, false);
-        }
-        throw toJobError(error);
-      }
-    });
+      }),
+    );
   };
 }
 

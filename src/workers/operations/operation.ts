@@ -1,6 +1,7 @@
 import { HangarError, isPermanent } from '../../errors/index.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { SandboxResult, SnapshotResult, StateResult } from '../../queues/job-results.ts';
+import type { JobInfo, JobInstrument } from '../job-instruments.ts';
 import type { Step } from '../step-runner.ts';
 import { runSteps } from '../step-runner.ts';
 
@@ -13,6 +14,8 @@ export interface OperationRun {
   isFinalAttempt: boolean;
   /** Says a step starts (Bull Board shows the long ones). */
   progress(step: string, index: number, total: number): void;
+  /** Wraps each step (metrics, traces); the job it belongs to. */
+  instrument?: { step: JobInstrument['step']; job: JobInfo };
 }
 
 /** A result as an operation reports it; the job processor adds the host and the attempt's times. */
@@ -26,8 +29,19 @@ export function rollbackPolicy(run: OperationRun): (error: unknown) => boolean {
   return (error) => run.isFinalAttempt || (error instanceof HangarError && isPermanent(error.code));
 }
 
-/** Runs an operation's steps with progress reports and the attempt's rollback policy. */
-export function runOperationSteps(run: OperationRun, steps: readonly Step[]): Promise<void> {
+/** Runs an operation's steps with progress reports, instruments and the attempt's rollback policy. */
+export function runOperationSteps(run: OperationRun, given: readonly Step[]): Promise<void> {
+  const instrument = run.instrument;
+  const steps =
+    instrument === undefined
+      ? given
+      : given.map((step, index) => ({
+          ...step,
+          run: () =>
+            instrument.step({ job: instrument.job, step: step.name, index, total: given.length }, () =>
+              step.run(),
+            ),
+        }));
   return runSteps(steps, {
     log: run.log,
     rollback: rollbackPolicy(run),
