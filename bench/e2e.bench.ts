@@ -4,6 +4,7 @@
 // plane (the client's round trip minus that).
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { parseWorkerConfig } from '../src/config/worker-config.ts';
 import { HangarClient } from '../src/producer/hangar-client.ts';
 import type { JobHandle } from '../src/producer/job-handle.ts';
@@ -69,6 +70,9 @@ async function measure(dir: string): Promise<BenchResult> {
         'create to ready',
         await timed(() => client.create({ sandboxId: id, template: 'guest', vcpus: 1, memoryMib: 256 })),
       );
+      // The guest writes its counter to its disk, so the snapshot's disk (and each fork's) holds data.
+      const address = (await client.get(id))?.address;
+      if (address !== undefined) await (await request(`http://${address}/cgi-bin/counter`)).body.text();
       record('pause', await timed(() => client.pause(id)));
       record('resume', await timed(() => client.resume(id)));
       record('snapshot', await timed(() => client.snapshot(id, { snapshotId: `bench-snap-${index}` })));
