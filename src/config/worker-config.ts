@@ -69,6 +69,14 @@ export const WorkerConfig = z
     crashPolicy: z.enum(['keep', 'reclaim']).default('keep'),
     templatesFile: z.string().optional(),
     network: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * The host CPU recorded in snapshots and checked before restores, in place of what
+     * /proc/cpuinfo says (tests stand in for a host of another CPU with it).
+     */
+    cpu: z
+      .object({ model: z.string(), flags: z.array(z.string()) })
+      .strict()
+      .optional(),
     /** Extra environment for every VMM process (the simulator's latency/fault knobs). */
     vmmEnv: z.record(z.string(), z.string()).default({}),
   })

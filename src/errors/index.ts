@@ -6,6 +6,7 @@ export {
   ConflictError,
   CorruptStateError,
   IllegalStateError,
+  IncompatibleError,
   NotFoundError,
   StalledError,
   SupersededError,

@@ -106,3 +106,10 @@ export class AbortedError extends HangarError {
     super(ErrorCode.Aborted, message, { details, cause });
   }
 }
+
+/** A snapshot cannot be restored on this host: its CPU lacks flags the snapshot needs, or its VMM cannot read it. */
+export class IncompatibleError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.Incompatible, message, { details });
+  }
+}

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ZodType } from 'zod';
-import { ValidationError } from '../errors/index.ts';
+import { NotFoundError, ValidationError } from '../errors/index.ts';
 import { lastPosition, type ReadEventsOptions, readEvents } from '../events/event-reader.ts';
 import type { PositionedEvent } from '../events/event-schemas.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
 import {
+  type DeleteSnapshotResult,
   RESULT_SCHEMAS,
   type SandboxResult,
   type SnapshotResult,
@@ -16,6 +17,7 @@ import { connectRedis, type RedisClient, whenReady } from '../redis/connections.
 import { FleetStore } from '../state/fleet-store.ts';
 import type { Placement } from '../state/job-sequences.ts';
 import type { HostHeartbeat, SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
+import type { SnapshotQuery } from '../state/snapshot-store.ts';
 import { registerInternals } from './client-internals.ts';
 import { JobHandle, type JobRef } from './job-handle.ts';
 import { JobSubmitter } from './job-submitter.ts';
@@ -219,6 +221,23 @@ export class HangarClient {
     );
   }
 
+  /**
+   * Deletes a snapshot from its host (files, record, ledger), as a job in its sandbox's
+   * order; it waits for restores reading it. Deleting one already gone is 'already'.
+   */
+  async deleteSnapshot(
+    snapshotId: string,
+    options: CallOptions = {},
+  ): Promise<JobHandle<DeleteSnapshotResult>> {
+    const snapshot = await this.#store.getSnapshot(snapshotId);
+    if (snapshot === undefined) throw new NotFoundError(`no snapshot ${snapshotId}`, { snapshotId });
+    const payload = parsePayload({ op: 'delete-snapshot', sandboxId: snapshot.sandboxId, snapshotId });
+    return this.#handle(
+      await this.#submitter.onHost(snapshot.hostId, payload, options.idempotencyKey),
+      'delete-snapshot',
+    );
+  }
+
   /** Stops the VM and removes everything the sandbox holds on its host. */
   destroy(sandboxId: string, options: CallOptions = {}): Promise<JobHandle<StateResult>> {
     return this.#onSandbox({ op: 'destroy', sandboxId }, options, 'destroy');
@@ -268,9 +287,9 @@ export class HangarClient {
     return this.#store.getSnapshot(snapshotId);
   }
 
-  /** Every snapshot the fleet holds. */
-  listSnapshots(): Promise<SnapshotRecord[]> {
-    return this.#store.listSnapshots();
+  /** Snapshots matching a query (by host, sandbox, batch, group, series, labels), newest first. */
+  listSnapshots(query: SnapshotQuery = {}, limit?: number): Promise<SnapshotRecord[]> {
+    return this.#store.listSnapshots(query, limit);
   }
 
   /**

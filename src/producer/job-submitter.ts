@@ -146,6 +146,29 @@ export class JobSubmitter {
     return { ref: answer.ref, data: this.dataOf(payload, answer.ref.seq) };
   }
 
+  /**
+   * Enqueues a job on a given host in its sandbox's order, with no checks of the sandbox
+   * (a snapshot's deletion: its sandbox may be long gone).
+   */
+  async onHost(hostId: string, payload: JobPayload, idempotencyKey?: string): Promise<JobRef> {
+    const answer = await this.#store.sequences.enqueue({
+      op: payload.op,
+      sandboxId: payload.sandboxId,
+      hostId,
+      jobSuffix: suffix(),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
+      mode: { kind: 'host' },
+    });
+    if (answer.kind === 'duplicate') {
+      if (!answer.jobExists) await this.#addIfNoOutcome(answer.ref, payload, idempotencyKey);
+      return answer.ref;
+    }
+    if (answer.kind !== 'ok') throw refusalError(payload, answer);
+    await this.#add(answer.ref, payload, idempotencyKey);
+    return answer.ref;
+  }
+
   /** Gives back a number whose job was never added, so nobody waits for it. */
   async abandon(ref: JobRef, idempotencyKey?: string): Promise<void> {
     await this.#store.sequences.skip(ref, idempotencyKey).catch((error: unknown) => {

@@ -44,6 +44,14 @@ export const SnapshotResult = z.object({
 });
 export type SnapshotResult = z.infer<typeof SnapshotResult>;
 
+/** What a snapshot's deletion gives back: the bytes its files used. */
+export const DeleteSnapshotResult = z.object({
+  ...Common,
+  snapshotId: Identifier,
+  freedBytes: z.number().int(),
+});
+export type DeleteSnapshotResult = z.infer<typeof DeleteSnapshotResult>;
+
 /** What a batch snapshot gives back: every snapshot taken and every sandbox that failed. */
 export const BatchResult = z.object({
   batchId: Identifier,
@@ -61,6 +69,7 @@ export const RESULT_SCHEMAS = {
   resume: StateResult,
   destroy: StateResult,
   snapshot: SnapshotResult,
+  'delete-snapshot': DeleteSnapshotResult,
 } as const satisfies Record<Operation, z.ZodType>;
 
 /** The result type of an operation. */

@@ -37,6 +37,10 @@ export const SnapshotPayload = z
     snapshotId: Identifier,
     resumeAfter: z.boolean().default(true),
     batchId: Identifier.optional(),
+    /** The group snapshot it is part of. */
+    groupId: Identifier.optional(),
+    /** The retention series it belongs to (its policy keeps a bounded set per sandbox). */
+    series: Identifier.optional(),
   })
   .strict();
 
@@ -51,6 +55,14 @@ export const RestorePayload = z
   })
   .strict();
 
+/**
+ * Delete a snapshot from its host: record, ledger entry and files. It runs in the order of
+ * its sandbox's jobs (`sandboxId` is the snapshot's sandbox, destroyed or not).
+ */
+export const DeleteSnapshotPayload = z
+  .object({ op: z.literal('delete-snapshot'), sandboxId: Identifier, snapshotId: Identifier })
+  .strict();
+
 /** Stop the VM and remove everything the sandbox holds on its host. */
 export const DestroyPayload = z.object({ op: z.literal('destroy'), sandboxId: Identifier }).strict();
 
@@ -62,6 +74,7 @@ export const JobPayload = z.discriminatedUnion('op', [
   SnapshotPayload,
   RestorePayload,
   DestroyPayload,
+  DeleteSnapshotPayload,
 ]);
 
 export type JobPayload = z.infer<typeof JobPayload>;

@@ -114,6 +114,19 @@ export class FleetKeys {
     return `${this.prefix}:snapshots`;
   }
 
+  /** Snapshots by creation time: all of them, or those of one host, sandbox, batch, group, series or label. */
+  snapshotIndex(
+    by: 'all' | 'host' | 'sandbox' | 'batch' | 'group' | 'series' | 'label',
+    value: string,
+  ): string {
+    return by === 'all' ? `${this.prefix}:snap-idx:all` : `${this.prefix}:snap-idx:${by}:${value}`;
+  }
+
+  /** A snapshot series' retention policy (keep the last N per sandbox, for D days). */
+  snapshotPolicy(series: string): string {
+    return `${this.prefix}:snap-policy:${series}`;
+  }
+
   batch(batchId: string): string {
     return `${this.prefix}:batch:${batchId}`;
   }

@@ -12,6 +12,7 @@ import { SandboxDirectory } from './sandbox-directory.ts';
 import { matches, pageAcrossHosts, type SandboxPage, type SandboxQuery } from './sandbox-listing.ts';
 import { PUT_SANDBOX_LUA } from './scripts/record-scripts.ts';
 import { RedisScript } from './scripts/run-script.ts';
+import { type SnapshotQuery, SnapshotStore } from './snapshot-store.ts';
 
 export type { SandboxPage, SandboxQuery } from './sandbox-listing.ts';
 
@@ -46,6 +47,7 @@ export class FleetStore {
   readonly hosts: HostRegistry;
   readonly directory: SandboxDirectory;
   readonly batches: BatchStore;
+  readonly snapshots: SnapshotStore;
   readonly #log: Logger;
   #corrupt = 0;
 
@@ -57,6 +59,7 @@ export class FleetStore {
     this.hosts = new HostRegistry(redis, keys, (key, value) => this.#skipCorrupt(key, value));
     this.directory = new SandboxDirectory(redis, keys);
     this.batches = new BatchStore(redis, keys);
+    this.snapshots = new SnapshotStore(redis, keys, (key, error) => this.#skipCorrupt(key, error));
   }
 
   /** How many corrupt records listings have skipped since this store was made. */
@@ -178,13 +181,7 @@ export class FleetStore {
   }
 
   async putSnapshot(record: SnapshotRecord): Promise<void> {
-    const checked = SnapshotRecord.parse(record);
-    const f = this.keys.fleet;
-    await this.redis
-      .multi()
-      .set(f.snapshot(checked.snapshotId), JSON.stringify(checked))
-      .sadd(f.snapshots(), checked.snapshotId)
-      .exec();
+    await this.snapshots.put(record);
   }
 
   async getSnapshot(snapshotId: string): Promise<SnapshotRecord | undefined> {
@@ -192,13 +189,9 @@ export class FleetStore {
     return parseStrict(SnapshotRecord, key, await this.redis.get(key));
   }
 
-  async listSnapshots(): Promise<SnapshotRecord[]> {
-    const f = this.keys.fleet;
-    const ids = await this.redis.smembers(f.snapshots());
-    if (ids.length === 0) return [];
-    const keys = ids.map((id) => f.snapshot(id));
-    const values = await this.redis.mget(keys);
-    return values.flatMap((value, index) => this.#parseLenient(SnapshotRecord, keys[index]!, value) ?? []);
+  /** Snapshots matching `query`, newest first. */
+  listSnapshots(query: SnapshotQuery = {}, limit?: number): Promise<SnapshotRecord[]> {
+    return this.snapshots.list(query, limit);
   }
 
   async putOutcome(home: OutcomeHome, jobId: string, outcome: JobOutcome): Promise<void> {

@@ -181,6 +181,10 @@ export class HostLedger {
     await this.#change({ snapshot: snapshotId });
   }
 
+  async removeSnapshot(snapshotId: string): Promise<void> {
+    await this.#change({ unsnapshot: snapshotId });
+  }
+
   /** Closes the journal (the worker is stopping). */
   async close(): Promise<void> {
     await this.#writes;
@@ -204,6 +208,8 @@ export class HostLedger {
       this.#data.pool[entry.vmId] = entry;
     } else if ('poolRemove' in record) {
       delete this.#data.pool[record.poolRemove];
+    } else if ('unsnapshot' in record) {
+      this.#data.snapshots = this.#data.snapshots.filter((id) => id !== record.unsnapshot);
     } else if (!this.#data.snapshots.includes(record.snapshot)) {
       this.#data.snapshots.push(record.snapshot);
     }

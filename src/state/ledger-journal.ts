@@ -8,6 +8,7 @@ export const JournalRecord = z.union([
   z.object({ put: z.record(z.string(), z.unknown()) }).strict(),
   z.object({ remove: z.string() }).strict(),
   z.object({ snapshot: z.string() }).strict(),
+  z.object({ unsnapshot: z.string() }).strict(),
   z.object({ poolPut: z.record(z.string(), z.unknown()) }).strict(),
   z.object({ poolRemove: z.string() }).strict(),
 ]);

@@ -24,6 +24,15 @@ export const SandboxRecord = z.object({
 });
 export type SandboxRecord = z.infer<typeof SandboxRecord>;
 
+/** What a snapshot needs of the host it is restored on: the CPU it ran on and the VMM that wrote it. */
+export const SnapshotCompat = z.object({
+  cpuModel: z.string(),
+  /** The CPU flags (x86 /proc/cpuinfo `flags`) of the host it was taken on; a restore host must have them all. */
+  cpuFlags: z.array(z.string()),
+  vmm: z.object({ kind: z.string(), version: z.string() }),
+});
+export type SnapshotCompat = z.infer<typeof SnapshotCompat>;
+
 /** A snapshot: memory + device state + disk copy, taken together while the VM was paused. */
 export const SnapshotRecord = z.object({
   snapshotId: Identifier,
@@ -35,6 +44,13 @@ export const SnapshotRecord = z.object({
   /** Bytes really used on disk by the memory/state files and by the disk copy. */
   memoryBytes: z.number().int(),
   diskBytes: z.number().int(),
+  /** The sandbox's labels when it was taken (snapshots are listed and kept by them). */
+  labels: Labels.default({}),
+  batchId: Identifier.optional(),
+  groupId: Identifier.optional(),
+  /** The retention series it belongs to (a nightly batch's, say): its policy keeps a bounded set. */
+  series: Identifier.optional(),
+  compat: SnapshotCompat.optional(),
   createdAt: z.iso.datetime(),
 });
 export type SnapshotRecord = z.infer<typeof SnapshotRecord>;

@@ -8,11 +8,13 @@ import type { NetworkConfig, SlotClaims, SlotPool } from '../network/index.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
 import type { HostLedger } from '../state/host-ledger.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
+import type { HostCpu } from '../vmm/host-cpu.ts';
 import type { VmmBackend } from '../vmm/vm-driver.ts';
 import type { HostAdmission } from './admission.ts';
 import type { JobInstrument } from './job-instruments.ts';
 import type { KnownWatermarks } from './known-watermarks.ts';
 import type { PendingRecords } from './pending-records.ts';
+import type { SnapshotLocks } from './snapshot-locks.ts';
 import type { VmPool } from './vm-pool.ts';
 import type { VmRegistry } from './vm-registry.ts';
 
@@ -70,6 +72,10 @@ export interface HostContext {
   retentionSeconds: number;
   /** The job order this worker knows without asking Redis. */
   watermarks: KnownWatermarks;
+  /** Restores read a snapshot's files under its read lock; a delete takes the write lock. */
+  snapshotLocks: SnapshotLocks;
+  /** This host's CPU model and flags (recorded in snapshots, checked before restores). */
+  cpu: HostCpu;
   /** What observes jobs and steps (metrics, traces); NO_INSTRUMENT when nothing does. */
   instrument: JobInstrument;
   /** VMs booted ahead of demand (empty when no template is pooled). */

@@ -22,6 +22,7 @@ import { FleetStore } from '../state/fleet-store.ts';
 import { HostLedger } from '../state/host-ledger.ts';
 import type { HostLease } from '../state/host-registry.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
+import { readHostCpu } from '../vmm/host-cpu.ts';
 import { selectVmmBackend } from '../vmm/select-backend.ts';
 import { HostAdmission } from './admission.ts';
 import { startBatchWorker } from './batch-worker.ts';
@@ -37,6 +38,7 @@ import { PendingRecords } from './pending-records.ts';
 import { type ReconcileReport, reconcileHost } from './reconcile.ts';
 import { republishHost } from './republish.ts';
 import { settleAbandonedJob } from './settle-job.ts';
+import { SnapshotLocks } from './snapshot-locks.ts';
 import { lockStateDir, type StateDirLock } from './state-dir-lock.ts';
 import { VmPool } from './vm-pool.ts';
 import { VmRegistry } from './vm-registry.ts';
@@ -133,6 +135,8 @@ export class HostWorker {
       events: new EventPublisher(redis, keys),
       outbox: new OutboxForwarder(redis, keys, config.hostId, log),
       pendingRecords: new PendingRecords(),
+      snapshotLocks: new SnapshotLocks(),
+      cpu: config.cpu ?? (await readHostCpu()),
       instrument: combineInstruments(options.instruments ?? []),
       watermarks: new KnownWatermarks(),
       templates,

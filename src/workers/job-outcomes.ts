@@ -47,7 +47,9 @@ export async function finishJob(ctx: HostContext, job: FinishingJob, outcome: Jo
           attempt: job.attempt,
         };
   const builds = job.op === 'create' || job.op === 'restore';
-  const release = outcome.status === 'completed' ? job.op === 'destroy' : builds;
+  // A job on a sandbox that is gone (a snapshot's deletion) lets its sequence keys expire again.
+  const gone = job.op === 'delete-snapshot' && ctx.ledger.get(job.sandboxId) === undefined;
+  const release = (outcome.status === 'completed' ? job.op === 'destroy' : builds) || gone;
   const record = ctx.pendingRecords.take(job.sandboxId);
   const { next, watermark } = await ctx.store.sequences.finish({
     hostId: ctx.hostId,

@@ -1,6 +1,7 @@
 import type { JobPayload } from '../../queues/job-schemas.ts';
 import type { HostContext } from '../host-context.ts';
 import { createSandbox } from './create.ts';
+import { deleteSnapshotOp } from './delete-snapshot.ts';
 import { destroySandbox } from './destroy.ts';
 import type { OperationResult, OperationRun } from './operation.ts';
 import { pauseSandbox, resumeSandbox } from './pause-resume.ts';
@@ -28,5 +29,7 @@ export function runOperation(
       return restoreSandbox(ctx, payload, run);
     case 'destroy':
       return destroySandbox(ctx, payload, run);
+    case 'delete-snapshot':
+      return deleteSnapshotOp(ctx, payload, run);
   }
 }

@@ -1,6 +1,11 @@
 import { HangarError, isPermanent } from '../../errors/index.ts';
 import type { Logger } from '../../logging/logger.ts';
-import type { SandboxResult, SnapshotResult, StateResult } from '../../queues/job-results.ts';
+import type {
+  DeleteSnapshotResult,
+  SandboxResult,
+  SnapshotResult,
+  StateResult,
+} from '../../queues/job-results.ts';
 import type { JobInfo, JobInstrument } from '../job-instruments.ts';
 import type { Step } from '../step-runner.ts';
 import { runSteps } from '../step-runner.ts';
@@ -22,7 +27,11 @@ export interface OperationRun {
 export type Reported<T> = Omit<T, 'hostId' | 'startedAt' | 'finishedAt'>;
 
 /** What a finished operation reports; `outcome: 'already'` marks a repeat of a finished transition. */
-export type OperationResult = Reported<SandboxResult> | Reported<StateResult> | Reported<SnapshotResult>;
+export type OperationResult =
+  | Reported<SandboxResult>
+  | Reported<StateResult>
+  | Reported<SnapshotResult>
+  | Reported<DeleteSnapshotResult>;
 
 /** Whether a failure ends the attempt for good, so what it built is rolled back. */
 export function rollbackPolicy(run: OperationRun): (error: unknown) => boolean {

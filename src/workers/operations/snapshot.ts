@@ -105,6 +105,15 @@ export async function snapshotSandbox(
             memoryMib: entry.memoryMib,
             memoryBytes: await diskUsage(join(dir, 'vm')),
             diskBytes: (await stat(join(dir, 'disk.cow'))).blocks * 512,
+            labels: entry.labels,
+            ...(payload.batchId === undefined ? {} : { batchId: payload.batchId }),
+            ...(payload.groupId === undefined ? {} : { groupId: payload.groupId }),
+            ...(payload.series === undefined ? {} : { series: payload.series }),
+            compat: {
+              cpuModel: ctx.cpu.model,
+              cpuFlags: ctx.cpu.flags,
+              vmm: { kind: ctx.backend.info.kind, version: ctx.backend.info.version },
+            },
             createdAt: new Date().toISOString(),
           };
           await writeFileAtomic(manifest, `${JSON.stringify(record, null, 2)}\n`);
