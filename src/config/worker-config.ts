@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.ts';
+import { RetentionPolicy } from '../state/retention-policy.ts';
 import { Identifier } from '../validation/identifiers.ts';
 
 /** Everything a host worker is configured with; flags and environment both land here, validated. */
@@ -77,6 +78,8 @@ export const WorkerConfig = z
       .object({ model: z.string(), flags: z.array(z.string()) })
       .strict()
       .optional(),
+    /** Retention per snapshot series on this host (a series' policy set by its batch takes precedence). */
+    snapshotRetention: z.record(Identifier, RetentionPolicy).default({}),
     /** Extra environment for every VMM process (the simulator's latency/fault knobs). */
     vmmEnv: z.record(z.string(), z.string()).default({}),
   })

@@ -62,6 +62,8 @@ export interface SnapshotInput {
   snapshotId?: string;
   /** Resume the sandbox after the snapshot if it was running (default true). */
   resumeAfter?: boolean;
+  /** The retention series it belongs to (see BatchOptions.series). */
+  series?: string;
 }
 
 /** Selects sandboxes by host, state and labels (all given labels must match). */

@@ -5,6 +5,8 @@ import { DEFAULT_JOB_OPTIONS } from '../queues/job-options.ts';
 import { type BatchResult, BatchResult as BatchResultSchema } from '../queues/job-results.ts';
 import { parsePayload } from '../queues/job-schemas.ts';
 import { BATCH_QUEUE, FLEET_HOME, hostPrefix, hostQueueName } from '../queues/names.ts';
+import { RetentionPolicy } from '../state/retention-policy.ts';
+import { Identifier } from '../validation/identifiers.ts';
 import { internalsOf } from './client-internals.ts';
 import type { HangarClient, SandboxSelector } from './hangar-client.ts';
 import type { JobHandle } from './job-handle.ts';
@@ -20,8 +22,18 @@ export const BatchOptions = z
     concurrencyPerHost: z.number().int().min(1).max(64).default(2),
     resumeAfter: z.boolean().default(true),
     batchId: z.string().optional(),
+    /**
+     * The series the batch's snapshots belong to (a nightly pipeline passes the same each
+     * night); with `retention`, workers keep each sandbox's snapshots of the series bounded.
+     */
+    series: Identifier.optional(),
+    retention: RetentionPolicy.optional(),
   })
-  .strict();
+  .strict()
+  .refine((options) => options.retention === undefined || options.series !== undefined, {
+    message: 'a retention policy needs the series it applies to',
+    path: ['series'],
+  });
 export type BatchOptions = z.input<typeof BatchOptions>;
 
 /** A host's parent job's data: what the batch worker needs to report its part. */
@@ -89,9 +101,13 @@ export async function snapshotBatch(
         snapshotId,
         resumeAfter: options.resumeAfter,
         batchId,
+        ...(options.series === undefined ? {} : { series: options.series }),
       });
       const job = await submitter.numbered(record.hostId, payload);
       prepared.set(record.hostId, [...(prepared.get(record.hostId) ?? []), job]);
+    }
+    if (options.series !== undefined && options.retention !== undefined) {
+      await store.snapshots.setPolicy(options.series, options.retention);
     }
     await store.batches.put({
       batchId,

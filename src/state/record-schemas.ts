@@ -75,6 +75,13 @@ export const HostHeartbeat = z.object({
       }),
     )
     .default({}),
+  /** The snapshots the host holds and the bytes they really use. */
+  snapshots: z.object({ count: z.number().int(), bytes: z.number().int() }).default({ count: 0, bytes: 0 }),
+  /** The state dir's free bytes and the reserve creates, restores and snapshots never eat into. */
+  disk: z.object({ freeBytes: z.number().int(), reserveBytes: z.number().int() }).optional(),
+  /** The host's CPU (a snapshot restores only where every flag it was taken with exists) and VMM version. */
+  cpu: z.object({ model: z.string(), flags: z.array(z.string()) }).optional(),
+  vmmVersion: z.string().optional(),
   /** What pool VMs hold of the host, apart from sandboxes (capacity is what is left for sandboxes). */
   poolUsed: z
     .object({ vcpus: z.number().int(), memoryMib: z.number().int(), slots: z.number().int() })

@@ -1,6 +1,7 @@
 import type { KeySpace } from '../queues/names.ts';
 import type { RedisClient } from '../redis/connections.ts';
 import { SnapshotRecord } from './record-schemas.ts';
+import { RetentionPolicy } from './retention-policy.ts';
 
 /** What a snapshot listing selects (every condition given must hold). */
 export interface SnapshotQuery {
@@ -62,6 +63,24 @@ export class SnapshotStore {
     for (const index of this.#indexes(record)) multi.zrem(index, record.snapshotId);
     const results = await multi.exec();
     return Number(results?.[0]?.[1] ?? 0) > 0;
+  }
+
+  /** Sets a series' retention policy (a batch pipeline sets it when it starts; workers apply it). */
+  async setPolicy(series: string, policy: RetentionPolicy): Promise<void> {
+    await this.#redis.set(
+      this.#keys.fleet.snapshotPolicy(series),
+      JSON.stringify(RetentionPolicy.parse(policy)),
+    );
+  }
+
+  /** A series' retention policy, if one was set. */
+  async policy(series: string): Promise<RetentionPolicy | undefined> {
+    const value = await this.#redis.get(this.#keys.fleet.snapshotPolicy(series));
+    if (value === null) return undefined;
+    const parsed = RetentionPolicy.safeParse(safeJson(value));
+    if (parsed.success) return parsed.data;
+    this.#onCorrupt(this.#keys.fleet.snapshotPolicy(series), parsed.error);
+    return undefined;
   }
 
   /** Snapshots matching `query`, newest first, at most `limit`, from the most selective index. */

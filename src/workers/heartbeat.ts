@@ -1,5 +1,5 @@
 import type { HostHeartbeat } from '../state/record-schemas.ts';
-import { holdsCapacity } from './admission.ts';
+import { freeBytes, holdsCapacity } from './admission.ts';
 import type { HostContext } from './host-context.ts';
 
 /** A host's resources, as its heartbeat advertises them. */
@@ -13,7 +13,11 @@ export interface HostCapacity {
  * What one heartbeat says: capacity left for sandboxes (the host's less what its VM pool
  * holds), what the ledger's sandboxes use, the pool apart, the backend, the templates.
  */
-export function heartbeatOf(ctx: HostContext, capacity: HostCapacity, startedAt: string): HostHeartbeat {
+export async function heartbeatOf(
+  ctx: HostContext,
+  capacity: HostCapacity,
+  startedAt: string,
+): Promise<HostHeartbeat> {
   const holding = ctx.ledger.entries().filter(holdsCapacity);
   const pool = ctx.pool.stats();
   return {
@@ -36,6 +40,13 @@ export function heartbeatOf(ctx: HostContext, capacity: HostCapacity, startedAt:
     templates: ctx.templates.ids(),
     pool: pool.byTemplate,
     poolUsed: pool.used,
+    snapshots: await ctx.snapshotUsage.total(ctx),
+    disk: {
+      freeBytes: await freeBytes(ctx.paths.stateDir),
+      reserveBytes: ctx.admission.limits.diskReserveMib * 1024 * 1024,
+    },
+    cpu: ctx.cpu,
+    vmmVersion: ctx.backend.info.version,
     startedAt,
     at: new Date().toISOString(),
   };

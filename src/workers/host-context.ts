@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { NetworkConfig, SlotClaims, SlotPool } from '../network/index.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
 import type { HostLedger } from '../state/host-ledger.ts';
+import type { RetentionPolicy } from '../state/retention-policy.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
 import type { HostCpu } from '../vmm/host-cpu.ts';
 import type { VmmBackend } from '../vmm/vm-driver.ts';
@@ -15,6 +16,7 @@ import type { JobInstrument } from './job-instruments.ts';
 import type { KnownWatermarks } from './known-watermarks.ts';
 import type { PendingRecords } from './pending-records.ts';
 import type { SnapshotLocks } from './snapshot-locks.ts';
+import type { SnapshotUsage } from './snapshot-usage.ts';
 import type { VmPool } from './vm-pool.ts';
 import type { VmRegistry } from './vm-registry.ts';
 
@@ -74,6 +76,10 @@ export interface HostContext {
   watermarks: KnownWatermarks;
   /** Restores read a snapshot's files under its read lock; a delete takes the write lock. */
   snapshotLocks: SnapshotLocks;
+  /** Retention per snapshot series from the worker's config (a series' own policy in Redis comes first). */
+  snapshotRetention: Record<string, RetentionPolicy>;
+  /** The bytes this host's snapshots use (the heartbeat reports them). */
+  snapshotUsage: SnapshotUsage;
   /** This host's CPU model and flags (recorded in snapshots, checked before restores). */
   cpu: HostCpu;
   /** What observes jobs and steps (metrics, traces); NO_INSTRUMENT when nothing does. */

@@ -38,7 +38,10 @@ import { PendingRecords } from './pending-records.ts';
 import { type ReconcileReport, reconcileHost } from './reconcile.ts';
 import { republishHost } from './republish.ts';
 import { settleAbandonedJob } from './settle-job.ts';
+import { collectSnapshotGarbage } from './snapshot-gc.ts';
 import { SnapshotLocks } from './snapshot-locks.ts';
+import { applyRetention } from './snapshot-retention.ts';
+import { SnapshotUsage } from './snapshot-usage.ts';
 import { lockStateDir, type StateDirLock } from './state-dir-lock.ts';
 import { VmPool } from './vm-pool.ts';
 import { VmRegistry } from './vm-registry.ts';
@@ -136,6 +139,8 @@ export class HostWorker {
       outbox: new OutboxForwarder(redis, keys, config.hostId, log),
       pendingRecords: new PendingRecords(),
       snapshotLocks: new SnapshotLocks(),
+      snapshotUsage: new SnapshotUsage(),
+      snapshotRetention: config.snapshotRetention,
       cpu: config.cpu ?? (await readHostCpu()),
       instrument: combineInstruments(options.instruments ?? []),
       watermarks: new KnownWatermarks(),
@@ -305,7 +310,7 @@ export class HostWorker {
     if (!this.#running) return;
     try {
       const answer = await this.ctx.store.hosts.beat(
-        heartbeatOf(this.ctx, this.#capacity, this.#startedAt),
+        await heartbeatOf(this.ctx, this.#capacity, this.#startedAt),
         this.config.heartbeatMs * 3,
         this.#lease,
         this.#leaseTtlMs(),
@@ -331,12 +336,15 @@ export class HostWorker {
     }
   }
 
-  // The slow pass: the ledger republished (records and reservations), and jobs BullMQ
-  // failed behind the processor's back (stalled out) settled.
+  // The slow pass: the ledger republished (records and reservations), jobs BullMQ failed
+  // behind the processor's back (stalled out) settled, snapshot garbage collected and each
+  // series' retention applied.
   async #maintain(): Promise<void> {
     if (!this.#running) return;
     await this.#background('republish', () => republishHost(this.ctx));
     await this.#background('abandoned-job scan', () => this.#settleAbandoned());
+    await this.#background('snapshot garbage', () => collectSnapshotGarbage(this.ctx));
+    await this.#background('snapshot retention', () => applyRetention(this.ctx));
   }
 
   async #settleAbandoned(): Promise<void> {

@@ -15,6 +15,7 @@ import type { KeyedMutex } from './keyed-mutex.ts';
 import { runOperation } from './operations/index.ts';
 import { flushPendingRecord, setSandboxState } from './sandbox-records.ts';
 import { settleAbandonedJob } from './settle-job.ts';
+import { applyRetention } from './snapshot-retention.ts';
 import { StepReporter } from './step-reporter.ts';
 
 /**
@@ -120,6 +121,12 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
           });
           await finishJob(ctx, finishing, { status: 'completed', result, at: new Date().toISOString() });
           if (batchId !== undefined) await batches.count(ctx, batchId, job.id!, true);
+          // A snapshot of a series may push an older one past its retention.
+          if (payload.op === 'snapshot' && payload.series !== undefined) {
+            applyRetention(ctx).catch((error: unknown) =>
+              log.warn({ err: error }, 'snapshot retention failed'),
+            );
+          }
           log.info({ outcome: result.outcome }, 'job completed');
           return result;
         } catch (error) {

@@ -146,7 +146,8 @@ export async function snapshotSandbox(
 }
 
 /** The manifest of a finished snapshot, if there is one; a corrupt one is E_CORRUPT_STATE. */
-async function readManifest(path: string): Promise<SnapshotRecord | undefined> {
+/** A snapshot directory's manifest (its record as written with it), if it has one. */
+export async function readManifest(path: string): Promise<SnapshotRecord | undefined> {
   const text = await readFileIfExists(path);
   return text === undefined ? undefined : parseStrict(SnapshotRecord, path, text);
 }
