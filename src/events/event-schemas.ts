@@ -70,6 +70,14 @@ export const HangarEvent = z.discriminatedUnion('type', [
     jobId: z.string(),
     result: z.record(z.string(), z.unknown()),
   }),
+  /** A group snapshot's end: every member snapshotted at one barrier, or none (the error says why). */
+  z.object({
+    ...Base,
+    type: z.literal('group.completed'),
+    groupId: Identifier,
+    jobId: z.string(),
+    result: z.record(z.string(), z.unknown()),
+  }),
   z.object({
     ...Base,
     type: z.literal('batch.progress'),

@@ -24,6 +24,7 @@ import { JobSubmitter } from './job-submitter.ts';
 import { newId } from './new-id.ts';
 import { OutcomeWaiter } from './outcome-waiter.ts';
 import { type BatchHandle, type BatchOptions, snapshotBatch } from './snapshot-batch.ts';
+import { type GroupHandle, restoreGroup, snapshotGroup } from './snapshot-group.ts';
 
 /** How a client connects: the fleet's Redis (one server or a cluster's seeds) and key prefix. */
 export interface HangarClientOptions {
@@ -64,6 +65,8 @@ export interface SnapshotInput {
   resumeAfter?: boolean;
   /** The retention series it belongs to (see BatchOptions.series). */
   series?: string;
+  /** The group snapshot it is part of (set by the group's coordinator). */
+  groupId?: string;
 }
 
 /** Selects sandboxes by host, state and labels (all given labels must match). */
@@ -254,6 +257,24 @@ export class HangarClient {
     options: BatchOptions = {},
   ): Promise<BatchHandle> {
     return snapshotBatch(this, target, options);
+  }
+
+  /**
+   * Snapshots sandboxes together at one barrier: all paused, all snapshotted, then all that
+   * were running resumed; a member that fails leaves none of the group's snapshots and every
+   * member running again. The handle's result lists each member's snapshot and pause time.
+   */
+  snapshotGroup(sandboxIds: readonly string[], options: { groupId?: string } = {}): Promise<GroupHandle> {
+    return snapshotGroup(this, sandboxIds, options);
+  }
+
+  /** Restores a taken group's snapshots together, one new sandbox per member. */
+  restoreGroup(
+    groupId: string,
+    input: { labels?: Record<string, string> } = {},
+    options: CallOptions = {},
+  ): Promise<JobHandle<SandboxResult>[]> {
+    return restoreGroup(this, groupId, input, options);
   }
 
   /** The fleet's record of a sandbox (retained a while after it is destroyed). */

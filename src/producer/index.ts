@@ -19,7 +19,9 @@ export type {
 } from '../events/event-schemas.ts';
 export type {
   BatchResult,
+  DeleteSnapshotResult,
   EnsureOutcome,
+  GroupResult,
   ResultOf,
   SandboxResult,
   SnapshotResult,
@@ -39,3 +41,4 @@ export {
 export { JobHandle, type JobRef, type ResultOptions } from './job-handle.ts';
 export { HostLostError, JobFailedError, NoCapacityError } from './producer-errors.ts';
 export type { BatchHandle, BatchOptions } from './snapshot-batch.ts';
+export type { GroupHandle } from './snapshot-group.ts';

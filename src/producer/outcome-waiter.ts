@@ -121,7 +121,11 @@ export class OutcomeWaiter {
     const parsed = HangarEvent.safeParse(parsedJson);
     if (!parsed.success) return;
     const event = parsed.data;
-    if (event.type === 'job.completed' || event.type === 'batch.completed') {
+    if (
+      event.type === 'job.completed' ||
+      event.type === 'batch.completed' ||
+      event.type === 'group.completed'
+    ) {
       this.#resolve(event.jobId, { status: 'completed', result: event.result, at: event.at });
     } else if (event.type === 'job.failed' && !event.willRetry) {
       this.#resolve(event.jobId, { status: 'failed', error: event.error, at: event.at });

@@ -61,6 +61,23 @@ export const BatchResult = z.object({
 });
 export type BatchResult = z.infer<typeof BatchResult>;
 
+/** What a group snapshot gives back: every member's snapshot, and how long each stayed paused. */
+export const GroupResult = z.object({
+  groupId: Identifier,
+  snapshots: z.array(
+    z.object({
+      sandboxId: Identifier,
+      hostId: Identifier,
+      snapshotId: Identifier,
+      memoryBytes: z.number().int(),
+      diskBytes: z.number().int(),
+      /** From the end of its pause to the end of its resume (the barrier, then every snapshot). */
+      pausedMs: z.number(),
+    }),
+  ),
+});
+export type GroupResult = z.infer<typeof GroupResult>;
+
 /** Each operation's result schema: the worker checks what it reports, the client what it reads. */
 export const RESULT_SCHEMAS = {
   create: SandboxResult,

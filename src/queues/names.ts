@@ -34,6 +34,9 @@ export function hostQueueName(hostId: string): string {
 /** The queue, beside each host's own, that holds that host's part of batch pipelines. */
 export const BATCH_QUEUE = 'batch';
 
+/** The queue, beside each host's own, that holds the coordinators of group snapshots. */
+export const GROUP_QUEUE = 'group';
+
 /** Where a job's outcome lives: on its host's slot, or the fleet's for a batch. */
 export type OutcomeHome = string | 'fleet';
 
@@ -129,6 +132,11 @@ export class FleetKeys {
 
   batch(batchId: string): string {
     return `${this.prefix}:batch:${batchId}`;
+  }
+
+  /** A group snapshot: its members, their snapshots and where it stands. */
+  group(groupId: string): string {
+    return `${this.prefix}:group:${groupId}`;
   }
 
   /** Children already counted into a batch's progress (a redelivered child counts once). */

@@ -5,6 +5,7 @@ import { type Logger, silentLogger } from '../logging/logger.ts';
 import type { HostKeys, KeySpace, OutcomeHome } from '../queues/names.ts';
 import type { RedisClient } from '../redis/connections.ts';
 import { BatchStore } from './batch-store.ts';
+import { GroupStore } from './group-store.ts';
 import { HostRegistry } from './host-registry.ts';
 import { JobSequences } from './job-sequences.ts';
 import { JobOutcome, SandboxRecord, SnapshotRecord } from './record-schemas.ts';
@@ -48,6 +49,7 @@ export class FleetStore {
   readonly directory: SandboxDirectory;
   readonly batches: BatchStore;
   readonly snapshots: SnapshotStore;
+  readonly groups: GroupStore;
   readonly #log: Logger;
   #corrupt = 0;
 
@@ -60,6 +62,7 @@ export class FleetStore {
     this.directory = new SandboxDirectory(redis, keys);
     this.batches = new BatchStore(redis, keys);
     this.snapshots = new SnapshotStore(redis, keys, (key, error) => this.#skipCorrupt(key, error));
+    this.groups = new GroupStore(redis, keys);
   }
 
   /** How many corrupt records listings have skipped since this store was made. */

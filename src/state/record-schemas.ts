@@ -109,6 +109,26 @@ export const JobOutcome = z.discriminatedUnion('status', [
 ]);
 export type JobOutcome = z.infer<typeof JobOutcome>;
 
+/** A group snapshot: its members, each snapshotted at one barrier, and where it stands. */
+export const GroupRecord = z.object({
+  groupId: Identifier,
+  members: z
+    .array(
+      z.object({
+        sandboxId: Identifier,
+        hostId: Identifier,
+        snapshotId: Identifier,
+        /** Its state when the group was asked for: a running member runs again afterwards. */
+        prior: z.enum(['running', 'paused']),
+      }),
+    )
+    .min(1),
+  /** 'taking' until every member is snapshotted and running again; 'failed' left nothing half-taken. */
+  state: z.enum(['taking', 'taken', 'failed']),
+  createdAt: z.iso.datetime(),
+});
+export type GroupRecord = z.infer<typeof GroupRecord>;
+
 /** A batch snapshot: its size, its per-host concurrency, and which sandbox each child job snapshots. */
 export const BatchRecord = z.object({
   batchId: Identifier,

@@ -14,9 +14,10 @@ import {
   SlotPool,
   sweepNetwork,
 } from '../network/index.ts';
+import { HangarClient } from '../producer/hangar-client.ts';
 import { DEFAULT_WORKER_OPTIONS } from '../queues/job-options.ts';
 import { JobData } from '../queues/job-schemas.ts';
-import { BATCH_QUEUE, hostPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
+import { BATCH_QUEUE, GROUP_QUEUE, hostPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
 import { connectRedis, type RedisClient } from '../redis/connections.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { HostLedger } from '../state/host-ledger.ts';
@@ -27,6 +28,7 @@ import { selectVmmBackend } from '../vmm/select-backend.ts';
 import { HostAdmission } from './admission.ts';
 import { startBatchWorker } from './batch-worker.ts';
 import { type CrashPolicy, createCrashHandler } from './crash-handler.ts';
+import { startGroupWorker } from './group-worker.ts';
 import { heartbeatOf, markLostHosts } from './heartbeat.ts';
 import { type HostContext, HostPaths } from './host-context.ts';
 import { combineInstruments, type JobInstrument } from './job-instruments.ts';
@@ -70,6 +72,8 @@ export class HostWorker {
   #lock: StateDirLock | undefined;
   #worker: Worker | undefined;
   #batchWorker: Worker | undefined;
+  #groupWorker: Worker | undefined;
+  #client: HangarClient | undefined;
   #connection: RedisClient | undefined;
   #timers: NodeJS.Timeout[] = [];
   #startedAt = new Date().toISOString();
@@ -217,6 +221,11 @@ export class HostWorker {
       prefix: hostPrefix(config.keyPrefix, config.hostId),
     });
     await takeBackOrphans(batchQueue, ctx.log).finally(() => batchQueue.close());
+    const groupQueue = new Queue(GROUP_QUEUE, {
+      connection: this.#redis,
+      prefix: hostPrefix(config.keyPrefix, config.hostId),
+    });
+    await takeBackOrphans(groupQueue, ctx.log).finally(() => groupQueue.close());
     ctx.outbox.start(config.heartbeatMs);
     this.#reconcile = await reconcileHost(ctx, ctx.log);
     const pool = await ctx.pool.reconcile();
@@ -264,6 +273,20 @@ export class HostWorker {
       log: ctx.log,
       hostId: ctx.hostId,
     });
+    // Group coordinators enqueue their members' jobs as any producer does.
+    this.#client = await HangarClient.connect({
+      redisUrl: config.redisUrl,
+      keyPrefix: config.keyPrefix,
+      logger: ctx.log,
+    });
+    this.#groupWorker = startGroupWorker({
+      connection,
+      keyPrefix: config.keyPrefix,
+      hostId: ctx.hostId,
+      store: ctx.store,
+      client: this.#client,
+      log: ctx.log,
+    });
     ctx.pool.start();
     ctx.log.info({ queue: hostQueueName(config.hostId), concurrency: config.concurrency }, 'worker started');
   }
@@ -273,7 +296,8 @@ export class HostWorker {
     this.#running = false;
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
-    await Promise.all([this.#worker?.close(), this.#batchWorker?.close()]);
+    await Promise.all([this.#worker?.close(), this.#batchWorker?.close(), this.#groupWorker?.close()]);
+    await this.#client?.close();
     // Pool VMs are not sandboxes: a stopped worker leaves none behind.
     await this.ctx.pool.stop().catch((error: unknown) => {
       this.ctx.log.warn({ err: error }, 'could not tear down every pool VM; the next start sweeps them');

@@ -22,6 +22,8 @@ function subjectOf(event: HangarEvent): string {
     case 'batch.completed':
     case 'batch.progress':
       return event.batchId;
+    case 'group.completed':
+      return event.groupId;
     case 'job.failed':
       return event.sandboxId ?? '-';
     case 'job.completed':
@@ -51,6 +53,10 @@ function detailOf(event: HangarEvent): string {
       const snapshots = Array.isArray(event.result.snapshots) ? event.result.snapshots.length : 0;
       const failures = Array.isArray(event.result.failures) ? event.result.failures.length : 0;
       return `${snapshots} snapshot(s), ${failures} failure(s)`;
+    }
+    case 'group.completed': {
+      const snapshots = Array.isArray(event.result.snapshots) ? event.result.snapshots.length : 0;
+      return `${snapshots} member(s) snapshotted at one barrier`;
     }
   }
 }
