@@ -4,12 +4,14 @@
 import { createLogger } from '../src/logging/logger.ts';
 import { findExecutable } from '../src/vmm/process/find-executable.ts';
 import { buildTestGuest } from './guest/build.ts';
+import { RESEED_HELPER_COMPILER } from './guest/reseed-helper.ts';
 
 const force = process.argv.includes('--force');
 // Without QEMU the guest has nothing to run on, and the suites that need it skip themselves;
-// without apt (not Debian) it cannot be built. Either way say so and let the tests go on.
+// without apt (not Debian) or gcc (the reseed helper) it cannot be built. Either way say so
+// and let the tests go on.
 let missing: string | undefined;
-for (const tool of ['qemu-system-x86_64', 'apt-get', 'dpkg-deb']) {
+for (const tool of ['qemu-system-x86_64', 'apt-get', 'dpkg-deb', RESEED_HELPER_COMPILER]) {
   if ((await findExecutable(tool, undefined)) === undefined) missing ??= tool;
 }
 if (missing !== undefined) {

@@ -1,6 +1,7 @@
 // Builds the test guest under .cache/guest: Debian's cloud kernel as vmlinuz, and an initramfs
-// of busybox-static, the virtio modules and a tiny HTTP service. Cached: a stamp of the
-// package versions and the builder's sources says when the outputs are current.
+// of busybox-static, the reseed helper (compiled here), the virtio modules and a tiny HTTP
+// service. Cached: a stamp of the package versions and the builder's sources says when the
+// outputs are current.
 
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,8 +17,10 @@ import {
   updateAptLists,
 } from './apt.ts';
 import { buildInitramfs } from './initramfs.ts';
+import { readKernelVmgenid } from './kernel-config.ts';
 import { stampFor, TestGuestManifest } from './manifest.ts';
-import { collectModules } from './modules.ts';
+import { collectModules, GUEST_MODULES } from './modules.ts';
+import { compileReseedHelper } from './reseed-helper.ts';
 
 /** Options of buildTestGuest. */
 export interface BuildTestGuestOptions {
@@ -104,18 +107,25 @@ async function build(
   );
   const work = await mkdtemp(join(dir, 'work-'));
   try {
-    await Promise.all([
+    const [reseedHelper] = await Promise.all([
+      compileReseedHelper(work),
       extractPackage(kernelDeb, join(work, 'kernel')),
       extractPackage(busyboxDeb, join(work, 'busybox')),
     ]);
     const vmlinuz = await onlyFile(join(work, 'kernel', 'boot'), 'vmlinuz-');
     const kernelVersion = vmlinuz.slice('vmlinuz-'.length);
-    const modules = await collectModules(join(work, 'kernel', 'lib', 'modules', kernelVersion));
+    const vmgenid = await readKernelVmgenid(join(work, 'kernel', 'boot'), kernelVersion);
+    // A vmgenid driver built as a module must be loaded by /init like the virtio ones.
+    const modules = await collectModules(
+      join(work, 'kernel', 'lib', 'modules', kernelVersion),
+      vmgenid === 'module' ? [...GUEST_MODULES, 'vmgenid'] : GUEST_MODULES,
+    );
     const busybox = await readFile(join(work, 'busybox', 'bin', 'busybox'));
-    const initramfs = buildInitramfs(busybox, modules);
+    const initramfs = buildInitramfs({ busybox, reseedHelper, modules });
     const paths = testGuestPaths(repoRoot);
     const manifest: TestGuestManifest = {
       kernelVersion,
+      vmgenid,
       packages: { kernel: packages.kernel, busybox: packages.busybox },
       kernelPath: paths.kernelPath,
       initramfsPath: paths.initramfsPath,
