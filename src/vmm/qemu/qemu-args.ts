@@ -37,10 +37,19 @@ function checkedPath(field: string, path: string): string {
 }
 
 /**
+ * A VM generation id device whose GUID QEMU draws afresh at every start. The GUID is not
+ * part of the migration stream (only where the guest keeps it is), so a restore's new QEMU
+ * writes its own GUID into the restored guest's memory and raises the ACPI notification:
+ * a Linux guest with CONFIG_VMGENID (5.18 and later) then reseeds its CRNG at once.
+ */
+export const VMGENID_DEVICE = 'vmgenid,guid=auto';
+
+/**
  * The QEMU command line of one sandbox VM (pure): q35, no default devices, the guest
  * serial console to a file, QMP on a Unix socket, the root disk as raw virtio (it may be a
- * loop or dm device), the namespace's TAP as virtio-net with the fixed guest MAC, and
- * -no-shutdown so a guest power-off leaves QEMU up in state 'shutdown' as CH does.
+ * loop or dm device), the namespace's TAP as virtio-net with the fixed guest MAC, a VM
+ * generation id, and -no-shutdown so a guest power-off leaves QEMU up in state 'shutdown'
+ * as CH does.
  */
 export function buildQemuArgs(input: QemuArgsInput): string[] {
   const { spec } = input;
@@ -77,6 +86,8 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     `tap,id=n0,ifname=${spec.tap},script=no,downscript=no`,
     '-device',
     `virtio-net-pci,netdev=n0,mac=${spec.mac}`,
+    '-device',
+    VMGENID_DEVICE,
     ...(input.incoming === undefined ? [] : ['-S', '-incoming', input.incoming]),
   ];
   return spec.netns === undefined ? args : inNetns(args, spec.netns);
