@@ -12,14 +12,14 @@ import {
   downloadPackage,
   extractPackage,
   type GuestPackages,
+  type PackageRef,
   pruneDebCache,
-  resolveGuestPackages,
-  updateAptLists,
 } from './apt.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { readKernelVmgenid } from './kernel-config.ts';
 import { stampFor, TestGuestManifest } from './manifest.ts';
 import { collectModules, GUEST_MODULES } from './modules.ts';
+import { aptOptionsFor, refreshLists, resolveGuestPackages } from './packages.ts';
 import { compileReseedHelper } from './reseed-helper.ts';
 
 /** Options of buildTestGuest. */
@@ -72,12 +72,17 @@ async function nonEmpty(path: string): Promise<boolean> {
 }
 
 /** Runs an apt step; on failure refreshes the lists once (they may be missing or stale) and retries. */
-async function withListsRetry<T>(what: string, step: () => Promise<T>, logger: Logger): Promise<T> {
+async function withListsRetry<T>(
+  what: string,
+  step: () => Promise<T>,
+  guestDir: string,
+  logger: Logger,
+): Promise<T> {
   try {
     return await step();
   } catch (error) {
     logger.info({ err: error }, `${what} failed: apt-get update, then one retry`);
-    await updateAptLists();
+    await refreshLists(guestDir);
     return step();
   }
 }
@@ -100,9 +105,11 @@ async function build(
 ): Promise<TestGuestManifest> {
   const dir = testGuestDir(repoRoot);
   const debs = join(dir, 'debs');
+  const download = (ref: PackageRef) => downloadPackage(ref, debs, aptOptionsFor(ref, dir));
   const [kernelDeb, busyboxDeb] = await withListsRetry(
     'apt-get download',
-    () => Promise.all([downloadPackage(packages.kernel, debs), downloadPackage(packages.busybox, debs)]),
+    () => Promise.all([download(packages.kernel), download(packages.busybox)]),
+    dir,
     logger,
   );
   const work = await mkdtemp(join(dir, 'work-'));
@@ -158,15 +165,17 @@ export async function buildTestGuest(options: BuildTestGuestOptions = {}): Promi
   await mkdir(testGuestDir(repoRoot), { recursive: true });
   const existing = await existingBuild(repoRoot);
 
+  const guestDir = testGuestDir(repoRoot);
+  const resolve = () => resolveGuestPackages(guestDir, logger);
   let packages: GuestPackages;
   try {
-    packages = await resolveGuestPackages();
+    packages = await resolve();
   } catch (error) {
     if (existing !== undefined) {
       logger.warn({ err: error }, 'apt cannot resolve the guest packages: reusing the existing build');
       return { manifest: existing, built: false };
     }
-    packages = await withListsRetry('apt-cache resolve', resolveGuestPackages, logger);
+    packages = await withListsRetry('apt-cache resolve', resolve, guestDir, logger);
   }
 
   const stamp = await stampFor(packages);

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { TEST_GUEST_CMDLINE } from '../../src/templates/test-guest.ts';
 import type { GuestPackages } from './apt.ts';
 
-const PackageRef = z.object({ name: z.string(), version: z.string() }).strict();
+const PackageRef = z.object({ name: z.string(), version: z.string(), suite: z.string().optional() }).strict();
 
 /** guest.json: what the build produced and from what. */
 export const TestGuestManifest = z
