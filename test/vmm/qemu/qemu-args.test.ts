@@ -46,6 +46,8 @@ const PLAIN = [
   '-device',
   'virtio-net-pci,netdev=n0,mac=02:fc:00:00:00:05',
   '-device',
+  'virtio-rng-pci',
+  '-device',
   'vmgenid,guid=auto',
 ];
 
