@@ -38,6 +38,9 @@ export const GUEST_UP_MARKER = 'hangar-guest: up';
 /** Where the counter lives in guest memory (the initramfs rootfs is RAM). */
 const COUNTER_FILE = '/run/counter';
 
+/** How many reseeds /cgi-bin/reseed did, in guest memory: a clone starts from its source's count. */
+const RESEED_COUNT_FILE = '/run/reseeds';
+
 /**
  * /init: mounts, modules in `moduleOrder` (busybox insmod resolves no dependencies), eth0 up
  * at the fixed guest address, httpd in the background, then stays alive: PID 1 exiting
@@ -126,6 +129,8 @@ case "$body" in
   *[!0-9a-f]*) refuse '400 Bad Request' 'not lower-case hex' ;;
 esac
 if out=$(printf '%s' "$body" | ${RESEED_HELPER_PATH} 2>&1); then
+  n=$(cat ${RESEED_COUNT_FILE} 2>/dev/null || echo 0)
+  echo $((n + 1)) > ${RESEED_COUNT_FILE}
   printf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' "$out"
 else
   printf 'Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s\\n' "$out"
@@ -154,7 +159,8 @@ disk_record
 echo
 `,
   reseed: RESEED_CGI,
-  // How often the kernel reseeded its CRNG because its VM generation id changed (vmgenid).
-  vmgenid: `${CGI_HEADER}echo "vmfork-reseeds=$(dmesg | grep -c 'crng reseeded due to virtual machine fork')"
+  // Who reseeded the CRNG since boot: "vmfork=N" times the kernel did on a new VM generation id
+  // (vmgenid), "endpoint=M" times /cgi-bin/reseed did.
+  reseeds: `${CGI_HEADER}echo "vmfork=$(dmesg | grep -c 'crng reseeded due to virtual machine fork') endpoint=$(cat ${RESEED_COUNT_FILE} 2>/dev/null || echo 0)"
 `,
 };

@@ -196,7 +196,8 @@ ${result.stderr}\nserial:\n${await serialLog()}`);
         expect(await post(layout, '/cgi-bin/reseed', body!)).toEqual({ status: 400, text });
       }
       expect(await get(layout, '/cgi-bin/reseed')).toEqual({ status: 405, text: 'POST the bytes' });
-      // The guest's own random bytes still flow after all that.
+      // Two accepted, none of the refusals counted; the guest's own random bytes still flow.
+      expect(await get(layout, '/cgi-bin/reseeds')).toEqual({ status: 200, text: 'vmfork=0 endpoint=2' });
       expect((await get(layout, '/cgi-bin/random')).text).toMatch(/^[0-9a-f]{32}$/);
     });
 

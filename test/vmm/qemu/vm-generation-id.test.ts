@@ -120,7 +120,7 @@ describe.skipIf(skipReason !== undefined)(
       expect(await guest(slots[0]!, '/cgi-bin/ready')).toBe('ready');
       const sourceId = await generationId(source);
       // A booted guest saw one generation only: nothing to reseed for.
-      expect(await guest(slots[0]!, '/cgi-bin/vmgenid')).toBe('vmfork-reseeds=0');
+      expect(await guest(slots[0]!, '/cgi-bin/reseeds')).toBe('vmfork=0 endpoint=0');
       // Linux reseeds on a new generation only once its CRNG is ready: the virtio-rng device
       // makes it so right after boot (a random read now would otherwise block on it).
       expect(await guest(slots[0]!, '/cgi-bin/random')).toMatch(/^[0-9a-f]{32}$/);
@@ -137,10 +137,10 @@ describe.skipIf(skipReason !== undefined)(
       for (const slot of slots.slice(1)) {
         // Each clone's kernel log starts as the source's (none) and gains one line on its new
         // generation: the ACPI notification QEMU raised when it loaded the snapshot.
-        const expected = kernelReseeds ? 'vmfork-reseeds=1' : 'vmfork-reseeds=0';
+        const expected = `vmfork=${kernelReseeds ? 1 : 0} endpoint=0`;
         await pollUntil(
           `${expected} on ${slot.hostIp}`,
-          async () => ((await guest(slot, '/cgi-bin/vmgenid')) === expected ? true : undefined),
+          async () => ((await guest(slot, '/cgi-bin/reseeds')) === expected ? true : undefined),
           { timeoutMs: 20_000, intervalMs: 250 },
         );
       }
