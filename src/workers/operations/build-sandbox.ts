@@ -30,8 +30,9 @@ export interface SandboxBuildPlan {
 /**
  * The steps that bring up a sandbox, shared by create and restore: the record in its
  * building state, a network slot, the disk, the VM, the guest answering (when it runs),
- * fresh entropy for a running VM that inherited its memory, the final state. Each undo tolerates what is already gone. Returns the steps and a getter
- * for the entry as the steps leave it.
+ * fresh entropy for a running VM that inherited its memory, the final state. Each undo
+ * tolerates what is already gone. Returns the steps and a getter for the entry as the steps
+ * leave it.
  */
 export function sandboxBuildSteps(
   ctx: HostContext,
