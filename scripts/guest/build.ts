@@ -19,7 +19,7 @@ import { buildInitramfs } from './initramfs.ts';
 import { readKernelVmgenid } from './kernel-config.ts';
 import { stampFor, TestGuestManifest } from './manifest.ts';
 import { collectModules, GUEST_MODULES } from './modules.ts';
-import { aptOptionsFor, refreshLists, resolveGuestPackages } from './packages.ts';
+import { aptOptionsFor, type KernelSource, refreshLists, resolveGuestPackages } from './packages.ts';
 import { compileReseedHelper } from './reseed-helper.ts';
 
 /** Options of buildTestGuest. */
@@ -30,6 +30,8 @@ export interface BuildTestGuestOptions {
   force?: boolean;
   /** Default: silentLogger. */
   logger?: Logger;
+  /** Where the kernel comes from; default 'machine' (see KernelSource for why). */
+  kernelSource?: KernelSource;
 }
 
 /** What buildTestGuest did. */
@@ -166,7 +168,7 @@ export async function buildTestGuest(options: BuildTestGuestOptions = {}): Promi
   const existing = await existingBuild(repoRoot);
 
   const guestDir = testGuestDir(repoRoot);
-  const resolve = () => resolveGuestPackages(guestDir, logger);
+  const resolve = () => resolveGuestPackages(guestDir, options.kernelSource ?? 'machine', logger);
   let packages: GuestPackages;
   try {
     packages = await resolve();

@@ -48,8 +48,11 @@ async function randomReads(address: string): Promise<string[]> {
 // Real Redis, a real worker on real QEMU (TCG) booting the real test guest, driven through the
 // client. A restored VM's memory is its snapshot's, CRNG key included: two clones of one
 // snapshot start with the same kernel RNG state, and until something reseeds them they give
-// the same bytes for the same sequence of reads (whether they drift apart sooner depends on
-// interrupt timing, which nothing guarantees). The restore's `reseed` step POSTs 64 bytes
+// the same bytes for the same sequence of reads. Whether they drift apart sooner depends on
+// the kernel's own reseed schedule (from the input pool, every few seconds early after boot,
+// then every minute) and on what interrupt timing has mixed into each clone's pool by then:
+// nothing guarantees it, so the test does not try to show identical bytes without the step.
+// The restore's `reseed` step POSTs 64 bytes
 // from the worker's CSPRNG to the guest's entropy endpoint, which adds them to the input
 // pool and reseeds the CRNG at once (RNDADDENTROPY + RNDRESEEDCRNG): from then on each
 // clone's key derives from bytes the other never saw. On QEMU the kernel also reseeds by
