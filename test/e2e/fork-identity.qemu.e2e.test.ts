@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,11 +64,13 @@ describe.skipIf(!QEMU.ok)(
   `fresh identity for restored VMs on a real VMM (QEMU TCG, ${manifest?.kernelVersion ?? 'no guest'})${QEMU.ok ? '' : `: skipped, ${QEMU.reason}`}`,
   () => {
     let fleet: TestFleet;
+    let baseImageDir: string | undefined;
     const ids: string[] = [];
     const address = async (id: string) => (await fleet.client.get(id))!.address!;
 
     beforeAll(async () => {
       const guestTemplate = await testGuestTemplate();
+      baseImageDir = dirname(guestTemplate.imagePath);
       // Test-only: the same guest without the entropy endpoint, so its restores skip the step.
       const { entropy: _, ...plain } = guestTemplate;
       const noEntropy: TemplateSpec = { ...plain, templateId: 'guest-no-entropy' };
@@ -81,6 +84,8 @@ describe.skipIf(!QEMU.ok)(
 
     afterAll(async () => {
       await fleet?.stop();
+      // testGuestTemplate made the base image in a temp dir of its own.
+      if (baseImageDir !== undefined) await rm(baseImageDir, { recursive: true, force: true });
     }, 120_000);
 
     /** Creates a sandbox of `template`, snapshots it, and returns its address. */
