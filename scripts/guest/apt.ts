@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { CommandError } from '../../src/errors/index.ts';
 
-/** The meta package whose dependency is the real kernel package (linux-image-6.1.0-NN-cloud-amd64). */
+/** The meta package whose dependency is the real kernel package (linux-image-<version>-cloud-amd64). */
 export const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
 /** A statically linked busybox: the guest's whole userspace. */
 export const BUSYBOX_PACKAGE = 'busybox-static';
@@ -15,7 +15,16 @@ export const BUSYBOX_PACKAGE = 'busybox-static';
 export interface PackageRef {
   name: string;
   version: string;
+  /** The suite it comes from when that is not one of the machine's own (the kernel's backports). */
+  suite?: string;
 }
+
+/**
+ * apt's `-o` options for a private configuration (sources, lists, cache of its own); empty
+ * for the machine's. The kernel's backports suite is read through one, so the machine's apt
+ * setup is never changed.
+ */
+export type AptOptions = readonly string[];
 
 /** The packages the guest is built from. */
 export interface GuestPackages {
@@ -24,7 +33,7 @@ export interface GuestPackages {
 }
 
 /** Runs a command (no shell) and returns stdout; a non-zero exit throws CommandError. */
-async function run(file: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}) {
+export async function run(file: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}) {
   const result = await execa(file, args, {
     cwd: options.cwd,
     timeout: options.timeoutMs ?? 60_000,
@@ -40,8 +49,11 @@ async function run(file: string, args: string[], options: { cwd?: string; timeou
 }
 
 /** The candidate stanza of each package, from one `apt-cache show` (each call parses every list: ~1 s). */
-async function candidateStanzas(names: readonly string[]): Promise<Map<string, string>> {
-  const show = await run('apt-cache', ['show', '--no-all-versions', ...names]);
+async function candidateStanzas(
+  names: readonly string[],
+  apt: AptOptions = [],
+): Promise<Map<string, string>> {
+  const show = await run('apt-cache', [...apt, 'show', '--no-all-versions', ...names]);
   const stanzas = new Map<string, string>();
   for (const stanza of show.split(/\n\s*\n/)) {
     const name = /^Package: (\S+)$/m.exec(stanza)?.[1];
@@ -56,34 +68,33 @@ function field(stanza: string | undefined, key: string): string | undefined {
 }
 
 /**
- * Resolves the kernel package behind linux-image-cloud-amd64 (its `Depends`, as `apt-cache
- * depends` shows it) and both candidate versions, from the local apt lists only. Throws
- * (CommandError from apt-cache) when the lists do not know them.
+ * The kernel package behind linux-image-cloud-amd64 (its `Depends`, as `apt-cache depends`
+ * shows it) and its version, from the lists of `apt` only. Throws (CommandError from
+ * apt-cache) when the lists do not know the meta package.
  */
-export async function resolveGuestPackages(): Promise<GuestPackages> {
-  const stanzas = await candidateStanzas([KERNEL_META_PACKAGE, BUSYBOX_PACKAGE]);
+export async function resolveKernel(apt: AptOptions = []): Promise<PackageRef> {
+  const stanzas = await candidateStanzas([KERNEL_META_PACKAGE], apt);
   const depends = field(stanzas.get(KERNEL_META_PACKAGE), 'Depends') ?? '';
   const match = /(?:^|,\s*)(linux-image-[^\s,(]+)(?:\s*\(= ([^)\s]+)\))?/.exec(depends);
-  const kernelName = match?.[1];
-  const busyboxVersion = field(stanzas.get(BUSYBOX_PACKAGE), 'Version');
-  if (kernelName === undefined || busyboxVersion === undefined) {
-    throw new Error(
-      `apt-cache cannot resolve ${KERNEL_META_PACKAGE} and ${BUSYBOX_PACKAGE}: Depends "${depends}"`,
-    );
-  }
+  const name = match?.[1];
+  if (name === undefined)
+    throw new Error(`apt-cache cannot resolve ${KERNEL_META_PACKAGE}: Depends "${depends}"`);
   // The meta package pins its kernel's version (=); ask apt only when it does not.
-  const kernelVersion =
-    match?.[2] ?? field((await candidateStanzas([kernelName])).get(kernelName), 'Version');
-  if (kernelVersion === undefined) throw new Error(`apt-cache shows no version for ${kernelName}`);
-  return {
-    kernel: { name: kernelName, version: kernelVersion },
-    busybox: { name: BUSYBOX_PACKAGE, version: busyboxVersion },
-  };
+  const version = match?.[2] ?? field((await candidateStanzas([name], apt)).get(name), 'Version');
+  if (version === undefined) throw new Error(`apt-cache shows no version for ${name}`);
+  return { name, version };
+}
+
+/** busybox-static's candidate version from the machine's lists; throws when they do not know it. */
+export async function resolveBusybox(): Promise<PackageRef> {
+  const version = field((await candidateStanzas([BUSYBOX_PACKAGE])).get(BUSYBOX_PACKAGE), 'Version');
+  if (version === undefined) throw new Error(`apt-cache shows no version for ${BUSYBOX_PACKAGE}`);
+  return { name: BUSYBOX_PACKAGE, version };
 }
 
 /** Refreshes the apt lists: only after a resolve or download failed for lack of them. */
-export async function updateAptLists(): Promise<void> {
-  await run('apt-get', ['update', '-qq'], { timeoutMs: 300_000 });
+export async function updateAptLists(apt: AptOptions = []): Promise<void> {
+  await run('apt-get', [...apt, 'update', '-qq'], { timeoutMs: 300_000 });
 }
 
 /** The cache file name of a package version (epoch colons are not file-name friendly). */
@@ -95,7 +106,11 @@ function debFileName(ref: PackageRef): string {
  * The .deb of `ref` in `cacheDir`, fetched with `apt-get download` unless already cached.
  * Downloads go to a private directory first, so a concurrent build never sees half a file.
  */
-export async function downloadPackage(ref: PackageRef, cacheDir: string): Promise<string> {
+export async function downloadPackage(
+  ref: PackageRef,
+  cacheDir: string,
+  apt: AptOptions = [],
+): Promise<string> {
   const target = join(cacheDir, debFileName(ref));
   if (
     await stat(target).then(
@@ -107,7 +122,7 @@ export async function downloadPackage(ref: PackageRef, cacheDir: string): Promis
   await mkdir(cacheDir, { recursive: true });
   const scratch = await mkdtemp(join(cacheDir, 'download-'));
   try {
-    await run('apt-get', ['download', '-q', `${ref.name}=${ref.version}`], {
+    await run('apt-get', [...apt, 'download', '-q', `${ref.name}=${ref.version}`], {
       cwd: scratch,
       timeoutMs: 600_000,
     });

@@ -1,6 +1,7 @@
 // Builds the test guest under .cache/guest: Debian's cloud kernel as vmlinuz, and an initramfs
-// of busybox-static, the virtio modules and a tiny HTTP service. Cached: a stamp of the
-// package versions and the builder's sources says when the outputs are current.
+// of busybox-static, the reseed helper (compiled here), the virtio modules and a tiny HTTP
+// service. Cached: a stamp of the package versions and the builder's sources says when the
+// outputs are current.
 
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,13 +12,15 @@ import {
   downloadPackage,
   extractPackage,
   type GuestPackages,
+  type PackageRef,
   pruneDebCache,
-  resolveGuestPackages,
-  updateAptLists,
 } from './apt.ts';
 import { buildInitramfs } from './initramfs.ts';
+import { readKernelVmgenid } from './kernel-config.ts';
 import { stampFor, TestGuestManifest } from './manifest.ts';
-import { collectModules } from './modules.ts';
+import { collectModules, GUEST_MODULES } from './modules.ts';
+import { aptOptionsFor, type KernelSource, refreshLists, resolveGuestPackages } from './packages.ts';
+import { compileReseedHelper } from './reseed-helper.ts';
 
 /** Options of buildTestGuest. */
 export interface BuildTestGuestOptions {
@@ -27,6 +30,8 @@ export interface BuildTestGuestOptions {
   force?: boolean;
   /** Default: silentLogger. */
   logger?: Logger;
+  /** Where the kernel comes from; default 'machine' (see KernelSource for why). */
+  kernelSource?: KernelSource;
 }
 
 /** What buildTestGuest did. */
@@ -69,12 +74,17 @@ async function nonEmpty(path: string): Promise<boolean> {
 }
 
 /** Runs an apt step; on failure refreshes the lists once (they may be missing or stale) and retries. */
-async function withListsRetry<T>(what: string, step: () => Promise<T>, logger: Logger): Promise<T> {
+async function withListsRetry<T>(
+  what: string,
+  step: () => Promise<T>,
+  guestDir: string,
+  logger: Logger,
+): Promise<T> {
   try {
     return await step();
   } catch (error) {
     logger.info({ err: error }, `${what} failed: apt-get update, then one retry`);
-    await updateAptLists();
+    await refreshLists(guestDir);
     return step();
   }
 }
@@ -97,25 +107,34 @@ async function build(
 ): Promise<TestGuestManifest> {
   const dir = testGuestDir(repoRoot);
   const debs = join(dir, 'debs');
+  const download = (ref: PackageRef) => downloadPackage(ref, debs, aptOptionsFor(ref, dir));
   const [kernelDeb, busyboxDeb] = await withListsRetry(
     'apt-get download',
-    () => Promise.all([downloadPackage(packages.kernel, debs), downloadPackage(packages.busybox, debs)]),
+    () => Promise.all([download(packages.kernel), download(packages.busybox)]),
+    dir,
     logger,
   );
   const work = await mkdtemp(join(dir, 'work-'));
   try {
-    await Promise.all([
+    const [reseedHelper] = await Promise.all([
+      compileReseedHelper(work),
       extractPackage(kernelDeb, join(work, 'kernel')),
       extractPackage(busyboxDeb, join(work, 'busybox')),
     ]);
     const vmlinuz = await onlyFile(join(work, 'kernel', 'boot'), 'vmlinuz-');
     const kernelVersion = vmlinuz.slice('vmlinuz-'.length);
-    const modules = await collectModules(join(work, 'kernel', 'lib', 'modules', kernelVersion));
+    const vmgenid = await readKernelVmgenid(join(work, 'kernel', 'boot'), kernelVersion);
+    // A vmgenid driver built as a module must be loaded by /init like the virtio ones.
+    const modules = await collectModules(
+      join(work, 'kernel', 'lib', 'modules', kernelVersion),
+      vmgenid === 'module' ? [...GUEST_MODULES, 'vmgenid'] : GUEST_MODULES,
+    );
     const busybox = await readFile(join(work, 'busybox', 'bin', 'busybox'));
-    const initramfs = buildInitramfs(busybox, modules);
+    const initramfs = buildInitramfs({ busybox, reseedHelper, modules });
     const paths = testGuestPaths(repoRoot);
     const manifest: TestGuestManifest = {
       kernelVersion,
+      vmgenid,
       packages: { kernel: packages.kernel, busybox: packages.busybox },
       kernelPath: paths.kernelPath,
       initramfsPath: paths.initramfsPath,
@@ -148,15 +167,17 @@ export async function buildTestGuest(options: BuildTestGuestOptions = {}): Promi
   await mkdir(testGuestDir(repoRoot), { recursive: true });
   const existing = await existingBuild(repoRoot);
 
+  const guestDir = testGuestDir(repoRoot);
+  const resolve = () => resolveGuestPackages(guestDir, options.kernelSource ?? 'machine', logger);
   let packages: GuestPackages;
   try {
-    packages = await resolveGuestPackages();
+    packages = await resolve();
   } catch (error) {
     if (existing !== undefined) {
       logger.warn({ err: error }, 'apt cannot resolve the guest packages: reusing the existing build');
       return { manifest: existing, built: false };
     }
-    packages = await withListsRetry('apt-cache resolve', resolveGuestPackages, logger);
+    packages = await withListsRetry('apt-cache resolve', resolve, guestDir, logger);
   }
 
   const stamp = await stampFor(packages);

@@ -1,5 +1,5 @@
-// The test guest's userspace, as busybox sh scripts: /init, the disk helper and the three
-// CGI endpoints busybox httpd serves from /www/cgi-bin. Addresses are the network slot's
+// The test guest's userspace, as busybox sh scripts: /init, the disk helper and the CGI
+// endpoints busybox httpd serves from /www/cgi-bin. Addresses are the network slot's
 // fixed guest side, so one guest boots in any slot.
 
 import { GUEST_IP, TAP_IP, TAP_PREFIX_LENGTH } from '../../src/network/slot-layout.ts';
@@ -22,13 +22,24 @@ export const GUEST_APPLETS = [
   'seq',
   'uname',
   'poweroff',
+  'od',
+  'head',
+  'dmesg',
+  'grep',
+  'wc',
 ] as const;
+
+/** Where the initramfs holds the reseed helper (scripts/guest/reseed.c, compiled at build time). */
+export const RESEED_HELPER_PATH = '/bin/hangar-reseed';
 
 /** Marker the init prints once httpd is started: tests grep the serial log for it. */
 export const GUEST_UP_MARKER = 'hangar-guest: up';
 
 /** Where the counter lives in guest memory (the initramfs rootfs is RAM). */
 const COUNTER_FILE = '/run/counter';
+
+/** How many reseeds /cgi-bin/reseed did, in guest memory: a clone starts from its source's count. */
+const RESEED_COUNT_FILE = '/run/reseeds';
 
 /**
  * /init: mounts, modules in `moduleOrder` (busybox insmod resolves no dependencies), eth0 up
@@ -93,6 +104,39 @@ const CGI_HEADER = `#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
 `;
 
+/**
+ * /cgi-bin/reseed: POST 64 to 128 lower-case hex digits (an even count). The script checks
+ * method, length and charset itself, answering 405, 413 or 400 (busybox httpd turns a CGI's
+ * "Status:" line into the status line), and pipes the digits to the helper, which feeds them
+ * to the kernel with RNDADDENTROPY and reseeds the CRNG at once with RNDRESEEDCRNG.
+ */
+const RESEED_CGI = `#!/bin/sh
+refuse() {
+  printf 'Status: %s\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s\\n' "$1" "$2"
+  exit 0
+}
+[ "$REQUEST_METHOD" = POST ] || refuse '405 Method Not Allowed' 'POST the bytes'
+case "$CONTENT_LENGTH" in
+  ''|*[!0-9]*) refuse '400 Bad Request' 'no Content-Length' ;;
+esac
+[ "$CONTENT_LENGTH" -le 4096 ] || refuse '413 Payload Too Large' 'want 64 to 128 hex digits'
+# The whole body is read before any refusal: a close with unread input resets the connection.
+body=$(head -c "$CONTENT_LENGTH")
+if [ \${#body} -lt 64 ] || [ \${#body} -gt 128 ] || [ $((\${#body} % 2)) -ne 0 ]; then
+  refuse '400 Bad Request' 'want 64 to 128 hex digits, an even count'
+fi
+case "$body" in
+  *[!0-9a-f]*) refuse '400 Bad Request' 'not lower-case hex' ;;
+esac
+if out=$(printf '%s' "$body" | ${RESEED_HELPER_PATH} 2>&1); then
+  n=$(cat ${RESEED_COUNT_FILE} 2>/dev/null || echo 0)
+  echo $((n + 1)) > ${RESEED_COUNT_FILE}
+  printf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' "$out"
+else
+  printf 'Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s\\n' "$out"
+fi
+`;
+
 /** The CGI endpoints by file name under /www/cgi-bin. */
 export const CGI_SCRIPTS: Readonly<Record<string, string>> = {
   // Liveness: answers once httpd runs.
@@ -109,5 +153,14 @@ echo "counter=$n disk=$(disk_value)"
   // What the disk holds at offset 0 ("counter=N", "empty" or "none"); changes nothing.
   disk: `${CGI_HEADER}. /lib/hangar/disk.sh
 disk_record
+`,
+  // 16 bytes from /dev/urandom as 32 hex digits: two clones of one memory image must differ here.
+  random: `${CGI_HEADER}dd if=/dev/urandom bs=16 count=1 2>/dev/null | od -An -tx1 -v | tr -d ' \\n'
+echo
+`,
+  reseed: RESEED_CGI,
+  // Who reseeded the CRNG since boot: "vmfork=N" times the kernel did on a new VM generation id
+  // (vmgenid), "endpoint=M" times /cgi-bin/reseed did.
+  reseeds: `${CGI_HEADER}echo "vmfork=$(dmesg | grep -c 'crng reseeded due to virtual machine fork') endpoint=$(cat ${RESEED_COUNT_FILE} 2>/dev/null || echo 0)"
 `,
 };

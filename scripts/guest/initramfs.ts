@@ -1,9 +1,9 @@
 // Lays out the guest's root filesystem as cpio members and gzips it: busybox and its applet
-// links, /init, the virtio modules, the disk helper and the CGI endpoints.
+// links, the reseed helper, /init, the virtio modules, the disk helper and the CGI endpoints.
 
 import { gzipSync } from 'node:zlib';
 import { buildCpio, type CpioEntry } from './cpio.ts';
-import { CGI_SCRIPTS, DISK_HELPER, GUEST_APPLETS, initScript } from './guest-scripts.ts';
+import { CGI_SCRIPTS, DISK_HELPER, GUEST_APPLETS, initScript, RESEED_HELPER_PATH } from './guest-scripts.ts';
 import type { GuestModule } from './modules.ts';
 
 const DIRECTORIES = [
@@ -20,8 +20,17 @@ const DIRECTORIES = [
   'www/cgi-bin',
 ];
 
+/** The binaries and modules the guest is made of, besides its scripts. */
+export interface GuestBinaries {
+  /** busybox-static's /bin/busybox. */
+  busybox: Uint8Array;
+  /** The static reseed helper compiled from scripts/guest/reseed.c. */
+  reseedHelper: Uint8Array;
+  modules: readonly GuestModule[];
+}
+
 /** The guest rootfs's members, parents first. Modules land flat at /lib/modules/<name>.ko. */
-export function initramfsEntries(busybox: Uint8Array, modules: readonly GuestModule[]): CpioEntry[] {
+export function initramfsEntries({ busybox, reseedHelper, modules }: GuestBinaries): CpioEntry[] {
   return [
     ...DIRECTORIES.map((path): CpioEntry => ({ kind: 'dir', path, mode: path === 'tmp' ? 0o1777 : 0o755 })),
     // The kernel opens /dev/console for init's stdio before init can mount devtmpfs.
@@ -30,6 +39,7 @@ export function initramfsEntries(busybox: Uint8Array, modules: readonly GuestMod
     ...GUEST_APPLETS.map(
       (applet): CpioEntry => ({ kind: 'symlink', path: `bin/${applet}`, target: 'busybox' }),
     ),
+    { kind: 'file', path: RESEED_HELPER_PATH, data: reseedHelper, mode: 0o755 },
     ...modules.map(
       (module): CpioEntry => ({ kind: 'file', path: `lib/modules/${module.name}.ko`, data: module.data }),
     ),
@@ -47,6 +57,6 @@ export function initramfsEntries(busybox: Uint8Array, modules: readonly GuestMod
 }
 
 /** The gzip'd newc archive the kernel unpacks as its initramfs. */
-export function buildInitramfs(busybox: Uint8Array, modules: readonly GuestModule[]): Buffer {
-  return gzipSync(buildCpio(initramfsEntries(busybox, modules)), { level: 9 });
+export function buildInitramfs(binaries: GuestBinaries): Buffer {
+  return gzipSync(buildCpio(initramfsEntries(binaries)), { level: 9 });
 }

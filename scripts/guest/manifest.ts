@@ -8,13 +8,15 @@ import { z } from 'zod';
 import { TEST_GUEST_CMDLINE } from '../../src/templates/test-guest.ts';
 import type { GuestPackages } from './apt.ts';
 
-const PackageRef = z.object({ name: z.string(), version: z.string() }).strict();
+const PackageRef = z.object({ name: z.string(), version: z.string(), suite: z.string().optional() }).strict();
 
 /** guest.json: what the build produced and from what. */
 export const TestGuestManifest = z
   .object({
     /** uname -r of the guest kernel, e.g. 6.1.0-56-cloud-amd64. */
     kernelVersion: z.string(),
+    /** The kernel's CONFIG_VMGENID: whether it reseeds its CRNG on a new VM generation id. */
+    vmgenid: z.enum(['built-in', 'module', 'absent']),
     packages: z.object({ kernel: PackageRef, busybox: PackageRef }).strict(),
     kernelPath: z.string(),
     initramfsPath: z.string(),
@@ -27,11 +29,14 @@ export const TestGuestManifest = z
   .strict();
 export type TestGuestManifest = z.infer<typeof TestGuestManifest>;
 
-/** A hash of this builder's own sources (scripts, cpio writer, module picking): editing one rebuilds. */
+/**
+ * A hash of this builder's own sources (scripts, cpio writer, module picking, the reseed
+ * helper's C): editing one rebuilds.
+ */
 async function recipeHash(): Promise<string> {
   const dir = fileURLToPath(new URL('.', import.meta.url));
   const hash = createHash('sha256').update(TEST_GUEST_CMDLINE);
-  for (const name of (await readdir(dir)).filter((file) => file.endsWith('.ts')).sort()) {
+  for (const name of (await readdir(dir)).filter((file) => /\.(ts|c)$/.test(file)).sort()) {
     hash.update(name).update(await readFile(join(dir, name)));
   }
   return hash.digest('hex').slice(0, 16);

@@ -11,9 +11,10 @@ import { moduleDepends } from './modinfo.ts';
 
 /**
  * The transport first, then the devices: virtio_pci's closure (virtio_ring, virtio, the
- * modern and legacy PCI helpers) loads before virtio_net and virtio_blk bind to it.
+ * modern and legacy PCI helpers; built in from 6.12 on) loads before virtio_net, virtio_blk
+ * and virtio_rng (the host's entropy, which makes the CRNG ready right after boot) bind to it.
  */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk'] as const;
+export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_rng'] as const;
 
 /** One module ready for the initramfs. */
 export interface GuestModule {

@@ -6,6 +6,9 @@ import { Identifier } from '../validation/identifiers.ts';
 
 const AbsolutePath = z.string().regex(/^\/[^,\0]*$/, 'must be an absolute path without commas');
 
+const EndpointPort = z.number().int().min(1).max(65_535).default(80);
+const EndpointPath = z.string().regex(/^\/[A-Za-z0-9._/-]*$/);
+
 /** What a sandbox of a template boots: kernel, optional initramfs, command line, base disk image. */
 export const TemplateSpec = z
   .object({
@@ -20,14 +23,27 @@ export const TemplateSpec = z
      */
     readiness: z
       .object({
-        port: z.number().int().min(1).max(65_535).default(80),
-        path: z
-          .string()
-          .regex(/^\/[A-Za-z0-9._/-]*$/)
-          .default('/'),
+        port: EndpointPort,
+        path: EndpointPath.default('/'),
         /** Base wait; grows by `perGibMs` for every GiB of guest memory. */
         timeoutMs: z.number().int().min(100).default(30_000),
         perGibMs: z.number().int().min(0).default(15_000),
+      })
+      .strict()
+      .optional(),
+    /**
+     * An HTTP endpoint that takes fresh random bytes (POST, 128 lower-case hex digits) and
+     * reseeds the guest's CRNG with them at once, answering 200 with a non-empty body. When
+     * set, a VM that did not boot itself (a restore) is handed out only after it accepted
+     * them; without it such a VM keeps its source's RNG state (the guest kernel's vmgenid
+     * reseed aside).
+     */
+    entropy: z
+      .object({
+        port: EndpointPort,
+        path: EndpointPath,
+        /** How long the worker retries before the step fails. */
+        timeoutMs: z.number().int().min(100).default(10_000),
       })
       .strict()
       .optional(),

@@ -5,7 +5,8 @@ import { REPO_ROOT, testGuestPaths } from './test-guest.ts';
 
 /**
  * The test guest as a template: its kernel and initramfs, a zeroed 64 MiB raw disk made in
- * `dir` (the guest writes its counter there), and the endpoint that says it is ready.
+ * `dir` (the guest writes its counter there), the endpoint that says it is ready and the one
+ * that reseeds its CRNG.
  */
 export async function testGuestTemplate(dir: string, repoRoot: string = REPO_ROOT): Promise<TemplateSpec> {
   const guest = testGuestPaths(repoRoot);
@@ -20,5 +21,6 @@ export async function testGuestTemplate(dir: string, repoRoot: string = REPO_ROO
     cmdline: guest.cmdline,
     imagePath,
     readiness: { port: 80, path: '/cgi-bin/ready', timeoutMs: 60_000, perGibMs: 30_000 },
+    entropy: { port: 80, path: '/cgi-bin/reseed', timeoutMs: 20_000 },
   };
 }

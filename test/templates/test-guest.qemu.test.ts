@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { access, constants, mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -56,6 +57,20 @@ async function get(
   return { status: response.status, text: (await response.text()).trim() };
 }
 
+/** One POST of `body` to the guest through the slot's host address. */
+async function post(
+  layout: SlotLayout,
+  path: string,
+  body: string,
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`http://${layout.hostIp}${path}`, {
+    method: 'POST',
+    body,
+    signal: AbortSignal.timeout(5_000),
+  });
+  return { status: response.status, text: (await response.text()).trim() };
+}
+
 // Real QEMU (TCG) booting Debian's cloud kernel with the busybox initramfs, on a real network
 // slot (netns, veth, TAP, nftables DNAT), with a sparse file as its raw virtio disk.
 describe.skipIf(SKIP !== undefined)(
@@ -97,6 +112,7 @@ describe.skipIf(SKIP !== undefined)(
           ...['-drive', `file=${diskPath},if=virtio,format=raw`],
           ...['-netdev', `tap,id=n0,ifname=${layout.tap},script=no,downscript=no`],
           ...['-device', `virtio-net-pci,netdev=n0,mac=${layout.guestMac.toLowerCase()}`],
+          ...['-device', 'virtio-rng-pci'],
         ],
         { stdin: 'ignore', reject: false, forceKillAfterDelay: 5_000 },
       );
@@ -151,6 +167,38 @@ ${result.stderr}\nserial:\n${await serialLog()}`);
         });
       }
       expect(await get(layout, '/cgi-bin/disk')).toEqual({ status: 200, text: 'counter=3' });
+    });
+
+    it('reports 16 fresh random bytes as 32 hex digits on /cgi-bin/random', async () => {
+      const first = await get(layout, '/cgi-bin/random');
+      const second = await get(layout, '/cgi-bin/random');
+      expect(first).toMatchObject({ status: 200, text: expect.stringMatching(/^[0-9a-f]{32}$/) });
+      expect(second.text).toMatch(/^[0-9a-f]{32}$/);
+      expect(second.text).not.toBe(first.text);
+    });
+
+    it('takes 32 to 64 bytes as hex on /cgi-bin/reseed and refuses anything else', async () => {
+      expect(await post(layout, '/cgi-bin/reseed', randomBytes(32).toString('hex'))).toEqual({
+        status: 200,
+        text: 'reseeded bytes=32',
+      });
+      expect(await post(layout, '/cgi-bin/reseed', randomBytes(64).toString('hex'))).toEqual({
+        status: 200,
+        text: 'reseeded bytes=64',
+      });
+      for (const [body, text] of [
+        ['ab'.repeat(31), 'want 64 to 128 hex digits, an even count'],
+        ['ab'.repeat(65), 'want 64 to 128 hex digits, an even count'],
+        [`${'ab'.repeat(32)}c`, 'want 64 to 128 hex digits, an even count'],
+        ['AB'.repeat(32), 'not lower-case hex'],
+        [`${'ab'.repeat(31)};x`, 'not lower-case hex'],
+      ]) {
+        expect(await post(layout, '/cgi-bin/reseed', body!)).toEqual({ status: 400, text });
+      }
+      expect(await get(layout, '/cgi-bin/reseed')).toEqual({ status: 405, text: 'POST the bytes' });
+      // Two accepted, none of the refusals counted; the guest's own random bytes still flow.
+      expect(await get(layout, '/cgi-bin/reseeds')).toEqual({ status: 200, text: 'vmfork=0 endpoint=2' });
+      expect((await get(layout, '/cgi-bin/random')).text).toMatch(/^[0-9a-f]{32}$/);
     });
 
     it('leaves counter=3 at offset 0 of the disk file after QEMU is killed', async () => {

@@ -37,10 +37,27 @@ function checkedPath(field: string, path: string): string {
 }
 
 /**
+ * A VM generation id device whose GUID QEMU draws afresh at every start. The GUID is not
+ * part of the migration stream (only where the guest keeps it is), so a restore's new QEMU
+ * writes its own GUID into the restored guest's memory and raises the ACPI notification:
+ * a Linux guest with CONFIG_VMGENID (5.18 and later) then reseeds its CRNG at once.
+ */
+export const VMGENID_DEVICE = 'vmgenid,guid=auto';
+
+/**
+ * A virtio entropy device fed from the host (QEMU's built-in getrandom backend), as the CH
+ * backend's VmConfig gives every guest one (`rng: /dev/urandom`). Without it a guest without
+ * RDRAND (TCG's default CPU) has an unready CRNG for seconds after boot, and its first read
+ * of /dev/urandom spins the vCPU generating jitter entropy.
+ */
+export const RNG_DEVICE = 'virtio-rng-pci';
+
+/**
  * The QEMU command line of one sandbox VM (pure): q35, no default devices, the guest
  * serial console to a file, QMP on a Unix socket, the root disk as raw virtio (it may be a
- * loop or dm device), the namespace's TAP as virtio-net with the fixed guest MAC, and
- * -no-shutdown so a guest power-off leaves QEMU up in state 'shutdown' as CH does.
+ * loop or dm device), the namespace's TAP as virtio-net with the fixed guest MAC, a virtio
+ * entropy source, a VM generation id, and -no-shutdown so a guest power-off leaves QEMU up in state 'shutdown'
+ * as CH does.
  */
 export function buildQemuArgs(input: QemuArgsInput): string[] {
   const { spec } = input;
@@ -77,6 +94,10 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     `tap,id=n0,ifname=${spec.tap},script=no,downscript=no`,
     '-device',
     `virtio-net-pci,netdev=n0,mac=${spec.mac}`,
+    '-device',
+    RNG_DEVICE,
+    '-device',
+    VMGENID_DEVICE,
     ...(input.incoming === undefined ? [] : ['-S', '-incoming', input.incoming]),
   ];
   return spec.netns === undefined ? args : inNetns(args, spec.netns);

@@ -3,7 +3,7 @@ import type { ZodType } from 'zod';
 import { TimeoutError, ValidationError } from '../../errors/index.ts';
 import { type Logger, silentLogger } from '../../logging/logger.ts';
 import { QmpError, QmpUnreachableError } from './qmp-errors.ts';
-import { MigrationInfo, QmpEvent, QmpGreeting, QmpReply, StatusInfo } from './qmp-schemas.ts';
+import { GuidInfo, MigrationInfo, QmpEvent, QmpGreeting, QmpReply, StatusInfo } from './qmp-schemas.ts';
 
 /** Options of a QMP connection; every deadline in ms. */
 export interface QmpClientOptions {
@@ -145,6 +145,11 @@ export class QmpClient {
   /** query-migrate: the last (or current) migration's progress. */
   queryMigrate(): Promise<MigrationInfo> {
     return this.call(MigrationInfo, 'query-migrate');
+  }
+
+  /** query-vm-generation-id: the GUID the vmgenid device shows the guest (a QmpError without one). */
+  queryVmGenerationId(): Promise<GuidInfo> {
+    return this.call(GuidInfo, 'query-vm-generation-id');
   }
 
   /** Subscribes to QMP events; returns the unsubscribe. */

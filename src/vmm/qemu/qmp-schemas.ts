@@ -83,3 +83,7 @@ export const MigrationInfo = z.looseObject({
   ram: z.looseObject({ total: z.number(), transferred: z.number() }).optional(),
 });
 export type MigrationInfo = z.infer<typeof MigrationInfo>;
+
+/** The answer of query-vm-generation-id: the vmgenid device's GUID, big-endian text. */
+export const GuidInfo = z.object({ guid: z.uuid() });
+export type GuidInfo = z.infer<typeof GuidInfo>;

@@ -4,6 +4,7 @@ import type { SlotLayout } from '../../network/index.ts';
 import { type LedgerEntry, resourceIdOf } from '../../state/host-ledger.ts';
 import type { VmSpec } from '../../vmm/vm-spec.ts';
 import { fileBytes } from '../admission.ts';
+import { reseedGuest } from '../guest-entropy.ts';
 import { waitGuestReady } from '../guest-readiness.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
@@ -19,13 +20,19 @@ export interface SandboxBuildPlan {
   disk(entry: LedgerEntry): Promise<RootDisk>;
   vm(spec: VmSpec): Promise<unknown>;
   final: Extract<SandboxState, 'running' | 'paused'>;
+  /**
+   * The VM runs on memory it did not boot into (a snapshot's): it shares its source's RNG
+   * state, so a running one is reseeded through the guest before it is handed out.
+   */
+  inheritsMemory?: boolean;
 }
 
 /**
  * The steps that bring up a sandbox, shared by create and restore: the record in its
  * building state, a network slot, the disk, the VM, the guest answering (when it runs),
- * the final state. Each undo tolerates what is already gone. Returns the steps and a getter
- * for the entry as the steps leave it.
+ * fresh entropy for a running VM that inherited its memory, the final state. Each undo
+ * tolerates what is already gone. Returns the steps and a getter for the entry as the steps
+ * leave it.
  */
 export function sandboxBuildSteps(
   ctx: HostContext,
@@ -77,6 +84,17 @@ export function sandboxBuildSteps(
           ? waitGuestReady(ctx.templates.get(entry.template), slot!.hostIp, entry.memoryMib)
           : 0,
     },
+    ...(plan.inheritsMemory === true && plan.final === 'running'
+      ? [
+          {
+            name: 'reseed',
+            run: () =>
+              reseedGuest(ctx.templates.get(entry.template), slot!.hostIp, {
+                log: ctx.log.child({ sandboxId: entry.sandboxId }),
+              }),
+          },
+        ]
+      : []),
     {
       name: plan.final,
       run: async () =>

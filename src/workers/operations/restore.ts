@@ -66,6 +66,7 @@ async function restoreUnderLock(
     disk: (entry) => ctx.disks.createFromCow(entry.sandboxId, baseOf(ctx, entry), join(dir, 'disk.cow')),
     vm: (spec) => vm.restoreFrom(join(dir, 'vm'), spec, { resume: payload.resume }),
     final: payload.resume ? 'running' : 'paused',
+    inheritsMemory: true,
   });
   await runOperationSteps(run, build.steps);
   return summary(build.entry(), 'done');

@@ -45,6 +45,10 @@ const PLAIN = [
   'tap,id=n0,ifname=tap0,script=no,downscript=no',
   '-device',
   'virtio-net-pci,netdev=n0,mac=02:fc:00:00:00:05',
+  '-device',
+  'virtio-rng-pci',
+  '-device',
+  'vmgenid,guid=auto',
 ];
 
 const BASE = {
