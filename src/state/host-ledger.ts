@@ -40,6 +40,8 @@ export const LedgerEntry = SandboxRecord.pick({
    * made from a pool VM keeps that VM's resources, named as they were built.
    */
   vmId: Identifier.optional(),
+  /** Restored paused: its RNG state is its source's until the reseed its first resume does. */
+  reseedOnResume: z.boolean().optional(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
 

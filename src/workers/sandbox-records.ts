@@ -68,6 +68,13 @@ export async function flushPendingRecord(ctx: HostContext, sandboxId: string): P
 
 /** The fleet record of a ledger entry: the entry's own fields, this host, now. */
 export function recordOf(ctx: HostContext, entry: LedgerEntry): SandboxRecord {
-  const { priorState: _prior, jobId: _job, snapshotId: _snapshot, vmId: _vm, ...fields } = entry;
+  const {
+    priorState: _prior,
+    jobId: _job,
+    snapshotId: _snapshot,
+    vmId: _vm,
+    reseedOnResume: _reseed,
+    ...fields
+  } = entry;
   return { ...fields, hostId: ctx.hostId, updatedAt: new Date().toISOString() };
 }

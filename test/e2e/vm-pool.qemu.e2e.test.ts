@@ -7,7 +7,7 @@ import { internalsOf } from '../../src/producer/client-internals.ts';
 import { HostLedger } from '../../src/state/host-ledger.ts';
 import { pollUntil } from '../../src/util/poll.ts';
 import { useKillableWorker } from '../support/killable-worker.ts';
-import { bump } from './guest-http.ts';
+import { bump, guest } from './guest-http.ts';
 import { qemuAvailable } from './guest-template.ts';
 
 const QEMU = await qemuAvailable();
@@ -49,6 +49,14 @@ describe.skipIf(!QEMU.ok)(
         expect(result.state).toBe('running');
         expect((await bump(result.address!)).counter).toBeGreaterThanOrEqual(1);
       }
+      // The two pool VMs booted from one image; each was reseeded once when it was taken,
+      // so their kernels' random bytes are their own.
+      const [one, two] = fromPool.map((result) => result.address!);
+      expect(await guest(one!, '/cgi-bin/reseeds')).toMatch(/endpoint=1$/);
+      expect(await guest(two!, '/cgi-bin/reseeds')).toMatch(/endpoint=1$/);
+      const reads = [await guest(one!, '/cgi-bin/random'), await guest(two!, '/cgi-bin/random')];
+      expect(reads[0]).toMatch(/^[0-9a-f]{32}$/);
+      expect(reads[1]).not.toBe(reads[0]);
       const refilled = await pollUntil('the pool to refill', readyPool, {
         timeoutMs: 120_000,
         intervalMs: 200,

@@ -100,7 +100,10 @@ export function sandboxBuildSteps(
       run: async () =>
         (entry = await setSandboxState(
           ctx,
-          entry,
+          // Restored paused, it keeps its source's RNG state: its first resume reseeds it.
+          plan.inheritsMemory === true && plan.final === 'paused'
+            ? { ...entry, reseedOnResume: true }
+            : entry,
           plan.final,
           { diskBytes: disk!.usedBytes, pid: vm.pid },
           { atFinish: true },

@@ -2,6 +2,7 @@ import { IllegalStateError, NotFoundError } from '../../errors/index.ts';
 import type { StateResult } from '../../queues/job-results.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
+import { reseedGuest } from '../guest-entropy.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
 import type { OperationRun, Reported } from './operation.ts';
@@ -56,7 +57,10 @@ export async function resumeSandbox(
   }
   const outcome = await vmOf(ctx, entry).ensureResumed();
   run.log.info({ outcome }, 'resumed');
-  await setSandboxState(ctx, entry, 'running', {}, { atFinish: true });
+  if (entry.reseedOnResume === true) {
+    await reseedGuest(ctx.templates.get(entry.template), entry.address!, { log: run.log });
+  }
+  await setSandboxState(ctx, { ...entry, reseedOnResume: undefined }, 'running', {}, { atFinish: true });
   return {
     outcome: entry.state === 'running' ? 'already' : outcome,
     sandboxId: entry.sandboxId,

@@ -1,4 +1,5 @@
 import type { LedgerEntry, PoolEntry } from '../../state/host-ledger.ts';
+import { reseedGuest } from '../guest-entropy.ts';
 import { waitGuestReady } from '../guest-readiness.ts';
 import type { HostContext } from '../host-context.ts';
 import { setSandboxState } from '../sandbox-records.ts';
@@ -60,6 +61,12 @@ export function takeFromPoolSteps(
     },
     { name: 'resume', run: () => vmOf(ctx, entry).ensureResumed() },
     { name: 'guest-ready', run: () => waitGuestReady(template, entry.address!, entry.memoryMib) },
+    // Every VM of the pool booted from one image: its RNG state is not its own until reseeded.
+    {
+      name: 'reseed',
+      run: () =>
+        reseedGuest(template, entry.address!, { log: ctx.log.child({ sandboxId: entry.sandboxId }) }),
+    },
     {
       name: 'running',
       run: async () =>
