@@ -95,6 +95,13 @@ describe('hangar CLI commands [CH simulator stand-in]', () => {
     expect(result.snapshots.map((s) => s.sandboxId).sort()).toEqual(['cli-1', 'cli-2', 'cli-3']);
     expect(result.failures).toEqual([]);
 
+    const snapshotsListed = (await hangar('snapshot', 'ls', '--sandbox', 'cli-1')).out;
+    expect(snapshotsListed).toMatch(/cli-1-snap\s+cli-1\s+cli-h1\s/);
+    expect((await hangar('snapshot', 'rm', 'cli-1-snap', '--wait')).out).toMatch(
+      /^delete-snapshot cli-1: done .*freedBytes=/,
+    );
+    expect((await hangar('snapshot', 'ls', '--sandbox', 'cli-1')).out).not.toMatch(/cli-1-snap\s/);
+
     for (const id of ['cli-1', 'cli-2', 'cli-3']) {
       expect((await hangar('destroy', id, '--wait')).out).toMatch(new RegExp(`^destroy ${id}: done`));
     }

@@ -1,32 +1,121 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { Identifier } from '../../validation/identifiers.ts';
-import { addFleetOptions, FleetFlags, parseFlags } from './cli-options.ts';
+import { addFleetOptions, collect, FleetFlags, LabelFlags, parseFlags } from './cli-options.ts';
 import { withClient } from './client.ts';
 import { addWaitOptions, reportJob, WaitFlags } from './job-output.ts';
+import { formatAge, formatBytes, formatTable, printJson } from './output.ts';
 
-const SnapshotFlags = FleetFlags.extend({
+const TakeFlags = FleetFlags.extend({
   '<id>': Identifier,
   snapshotId: Identifier.optional(),
+  series: Identifier.optional(),
   resume: z.boolean().default(true),
   ...WaitFlags,
 });
 
-/** `hangar snapshot <id>`: memory, device state and disk, taken together while the VM is paused. */
+const LsFlags = FleetFlags.extend({
+  sandbox: Identifier.optional(),
+  host: Identifier.optional(),
+  batch: Identifier.optional(),
+  group: Identifier.optional(),
+  series: Identifier.optional(),
+  label: LabelFlags,
+});
+
+const RmFlags = FleetFlags.extend({ '<id>': Identifier, ...WaitFlags });
+
+/**
+ * `hangar snapshot`: take one (`hangar snapshot <sandbox>`, the default), list them
+ * (`hangar snapshot ls`), delete one (`hangar snapshot rm <snapshot>`).
+ */
 export function registerSnapshot(program: Command): void {
-  const command = program
-    .command('snapshot')
+  const group = program.command('snapshot').description('take, list and delete snapshots');
+  registerTake(group);
+  registerList(group);
+  registerRemove(group);
+}
+
+function registerTake(group: Command): void {
+  const command = group
+    .command('take', { isDefault: true })
     .argument('<id>', 'the sandbox id')
     .description('snapshot a sandbox (memory, device state and disk together); it keeps running afterwards')
     .option('--snapshot-id <id>', 'the snapshot’s id (default: generated)')
+    .option('--series <name>', 'the retention series it belongs to')
     .option('--no-resume', 'leave the sandbox paused after the snapshot');
   addWaitOptions(addFleetOptions(command)).action(async (id: string, raw: Record<string, unknown>) => {
-    const flags = parseFlags('snapshot', SnapshotFlags, { ...raw, '<id>': id });
+    const flags = parseFlags('snapshot', TakeFlags, { ...raw, '<id>': id });
     await withClient(flags, async (client) => {
       const handle = await client.snapshot(id, {
         resumeAfter: flags.resume,
         ...(flags.snapshotId === undefined ? {} : { snapshotId: flags.snapshotId }),
+        ...(flags.series === undefined ? {} : { series: flags.series }),
       });
+      await reportJob(handle, { wait: flags.wait, timeoutSeconds: flags.timeout, json: flags.json });
+    });
+  });
+}
+
+function registerList(group: Command): void {
+  const command = group
+    .command('ls')
+    .description('list snapshots, newest first: id, sandbox, host, sizes, age')
+    .option('--sandbox <id>', 'only this sandbox’s')
+    .option('--host <id>', 'only those on this host')
+    .option('--batch <id>', 'only this batch’s')
+    .option('--group <id>', 'only this group’s')
+    .option('--series <name>', 'only this retention series’')
+    .option('--label <key=value>', 'only those taken of sandboxes with this label (repeatable)', collect);
+  addFleetOptions(command).action(async (raw: Record<string, unknown>) => {
+    const flags = parseFlags('snapshot ls', LsFlags, raw);
+    await withClient(flags, async (client) => {
+      const snapshots = await client.listSnapshots({
+        ...(flags.sandbox === undefined ? {} : { sandboxId: flags.sandbox }),
+        ...(flags.host === undefined ? {} : { hostId: flags.host }),
+        ...(flags.batch === undefined ? {} : { batchId: flags.batch }),
+        ...(flags.group === undefined ? {} : { groupId: flags.group }),
+        ...(flags.series === undefined ? {} : { series: flags.series }),
+        labels: flags.label,
+      });
+      if (flags.json) {
+        printJson(snapshots);
+        return;
+      }
+      if (snapshots.length === 0) {
+        console.log('no snapshots');
+        return;
+      }
+      const now = Date.now();
+      console.log(
+        formatTable(
+          ['id', 'sandbox', 'host', 'memory', 'disk', 'age', 'batch/group/series'],
+          snapshots.map((s) => [
+            s.snapshotId,
+            s.sandboxId,
+            s.hostId,
+            formatBytes(s.memoryBytes),
+            formatBytes(s.diskBytes),
+            formatAge(s.createdAt, now),
+            s.batchId ?? s.groupId ?? s.series ?? '-',
+          ]),
+        ),
+      );
+    });
+  });
+}
+
+function registerRemove(group: Command): void {
+  const command = group
+    .command('rm')
+    .argument('<id>', 'the snapshot id')
+    .description(
+      'delete a snapshot from its host: files, record and ledger (it waits for restores reading it)',
+    );
+  addWaitOptions(addFleetOptions(command)).action(async (id: string, raw: Record<string, unknown>) => {
+    const flags = parseFlags('snapshot rm', RmFlags, { ...raw, '<id>': id });
+    await withClient(flags, async (client) => {
+      const handle = await client.deleteSnapshot(id);
       await reportJob(handle, { wait: flags.wait, timeoutSeconds: flags.timeout, json: flags.json });
     });
   });
