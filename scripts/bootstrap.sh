@@ -19,7 +19,9 @@ if [ "$(node_major)" -lt 24 ]; then
 fi
 
 # Debian packages: QEMU (the real VMM for the end-to-end suite), nftables (sandbox NAT),
-# xfsprogs (reflink CoW tests), iproute2 (netns, veth, TAP). Only as root, only when missing.
+# xfsprogs (reflink CoW tests), iproute2 (netns, veth, TAP), chromium (the fleet page's
+# browser test drives it through playwright-core; no browser is ever downloaded). Only as
+# root, only when missing.
 need=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
@@ -27,6 +29,7 @@ command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "bootstrap: apt-get install ${need[*]}" >&2
