@@ -105,6 +105,19 @@ describe('fleet pages over HTTP (stand-in records on real Redis)', () => {
     expect(page).not.toContain('<script>alert');
   });
 
+  it('tells a live host from a silent one (heartbeat expired) and a lost one', async () => {
+    const dashboard = await start();
+    await registerHost(redis, keyPrefix, 'fpt-h3');
+    await registerHost(redis, keyPrefix, 'fpt-h4');
+    for (const hostId of ['fpt-h3', 'fpt-h4']) await redis.del(keys.host(hostId).heartbeat());
+    expect(await store.hosts.markLost('fpt-h4')).toEqual([]);
+    const hosts = await (await fetch(`${dashboard.url}/fleet/fragments/hosts`)).text();
+    const condition = (hostId: string) =>
+      new RegExp(`data-host-id="${hostId}" data-condition="([a-z]+)"`).exec(hosts)?.[1];
+    expect(['fpt-h1', 'fpt-h3', 'fpt-h4'].map(condition)).toEqual(['live', 'silent', 'lost']);
+    expect(hosts).toMatch(/<span class="muted">last<\/span> <span data-since="\d+">\d+ s ago<\/span>/);
+  });
+
   it('filters by label and host, pages with a cursor, and refuses a bad filter', async () => {
     const dashboard = await start();
     const byLabel = await (await fetch(`${dashboard.url}/fleet?label=team%3Dbatch`)).text();
