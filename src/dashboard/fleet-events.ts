@@ -44,6 +44,10 @@ export function fleetEvents(options: { redisUrl: string; keys: KeySpace; logger:
       response.status(503).set('retry-after', '10').type('text/plain').send('too many event streams open\n');
       return;
     }
+    if (request.method === 'HEAD') {
+      response.status(200).type('text/event-stream').end();
+      return;
+    }
     const reading = new AbortController();
     const reader: RedisClient = connectRedis(options.redisUrl, 'blocking');
     reader.on('error', (error) => options.logger.warn({ err: error }, 'fleet events connection error'));

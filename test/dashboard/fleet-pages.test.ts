@@ -172,6 +172,7 @@ describe('fleet pages over HTTP (stand-in records on real Redis)', () => {
     const one = await readSse(await fetch(`${dashboard.url}/fleet/events?after=0&sandboxId=fpt-b`), 1);
     expect(one.map((event) => event.id)).toEqual([positions[1]]);
     expect((await fetch(`${dashboard.url}/fleet/events?after=yesterday`)).status).toBe(400);
+    expect((await fetch(`${dashboard.url}/fleet/events`, { method: 'HEAD' })).status).toBe(200);
   });
 
   it('ends open event streams when the dashboard closes', async () => {
