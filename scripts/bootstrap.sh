@@ -20,7 +20,8 @@ fi
 
 # Debian packages: QEMU (the real VMM for the end-to-end suite), nftables (sandbox NAT),
 # xfsprogs (reflink CoW tests), iproute2 (netns, veth, TAP), gcc and libc6-dev (the test
-# guest's static reseed helper). Only as root, only when missing.
+# guest's static reseed helper), chromium (the fleet page's browser test drives it through
+# playwright-core; no browser is ever downloaded). Only as root, only when missing.
 need=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
@@ -30,6 +31,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 dpkg-query -W -f='${Status}' libc6-dev 2>/dev/null | grep -q 'ok installed' || need+=(libc6-dev)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "bootstrap: apt-get install ${need[*]}" >&2

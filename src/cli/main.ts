@@ -22,7 +22,7 @@ redis://127.0.0.1:6379), --prefix <keyPrefix> (env HANGAR_KEY_PREFIX, default ha
 Examples:
   $ hangar demo --once                    # the whole fleet on this machine: worker, dashboard, a tour
   $ hangar worker --host-id host-a        # run this host's worker (as root)
-  $ hangar dashboard --port 3000          # Bull Board at http://127.0.0.1:3000/admin/queues
+  $ hangar dashboard --port 3000          # Bull Board at http://127.0.0.1:3000/admin/queues, fleet page at /fleet
   $ hangar create --template base --vcpus 2 --memory 1024 --label team=ml --wait
   $ hangar ls --label team=ml
   $ hangar snapshot sb-1234 --wait        # memory + disk; the sandbox keeps running

@@ -10,7 +10,9 @@ import { connectRedis, whenReady } from '../redis/connections.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { BasicAuthCredentials, basicAuth } from './basic-auth.ts';
 import { assertNotExposed } from './exposure.ts';
+import { fleetRoutes } from './fleet-routes.ts';
 import { fleetSummary } from './fleet-summary.ts';
+import { FLEET_PATH } from './layout.ts';
 import { closeServer, listen, urlOf } from './listen.ts';
 import { QueueRegistry } from './queue-registry.ts';
 import { refuseActions } from './read-only.ts';
@@ -43,7 +45,7 @@ export type DashboardOptionsInput = z.input<typeof DashboardOptions>;
 
 /** A running dashboard. */
 export interface Dashboard {
-  /** Base URL; Bull Board is at `${url}/admin/queues`. */
+  /** Base URL; Bull Board is at `${url}/admin/queues`, the fleet page at `${url}/fleet`. */
   url: string;
   port: number;
   /** Whether actions are refused (allowActions was not given). */
@@ -53,8 +55,9 @@ export interface Dashboard {
 }
 
 /**
- * Serves Bull Board over every host queue and the batch queue, plus `/healthz` and a small
- * JSON `/api/fleet`. Optional basic auth guards everything but `/healthz`; without
+ * Serves Bull Board over every host queue and the batch queue, the fleet pages beside it
+ * (`/fleet`: hosts, sandboxes, one sandbox's jobs and events, live events), `/healthz` and a
+ * small JSON `/api/fleet`. Optional basic auth guards everything but `/healthz`; without
  * allowActions every request but GET and HEAD is refused (403). Throws DashboardExposedError
  * for a non-loopback host without basicAuth.
  */
@@ -69,12 +72,18 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
 
   const redis = await whenReady(connectRedis(options.redisUrl, 'producer'));
   redis.on('error', (error) => log.warn({ err: error }, 'dashboard redis error'));
-  const store = new FleetStore(redis, new KeySpace(options.keyPrefix));
+  const keys = new KeySpace(options.keyPrefix);
+  const store = new FleetStore(redis, keys);
   const serverAdapter = new ExpressAdapter().setBasePath(BOARD_PATH);
   const board = createBullBoard({
     queues: [],
     serverAdapter,
-    options: { uiConfig: { boardTitle: `hangar (${options.keyPrefix})` } },
+    options: {
+      uiConfig: {
+        boardTitle: `hangar (${options.keyPrefix})`,
+        miscLinks: [{ text: 'Fleet', url: FLEET_PATH }],
+      },
+    },
   });
   const registry = new QueueRegistry({
     board,
@@ -84,6 +93,10 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
     readOnly,
     logger: log,
   });
+  const fleet = fleetRoutes(
+    { store, redis, keys, boardPath: BOARD_PATH },
+    { redisUrl: options.redisUrl, logger: log },
+  );
 
   const app = express();
   app.disable('x-powered-by');
@@ -97,6 +110,7 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
   app.get('/api/fleet', async (_request, response) => {
     response.json(await fleetSummary(store, registry.names()));
   });
+  app.use(fleet.router);
   app.use(BOARD_PATH, serverAdapter.getRouter());
   app.get('/', (_request, response) => response.redirect(BOARD_PATH));
 
@@ -116,6 +130,7 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
       readOnly,
       async close() {
         clearInterval(timer);
+        await fleet.close();
         await closeServer(server).catch(() => undefined);
         await registry.close();
         redis.disconnect();
@@ -123,6 +138,7 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
     };
   } catch (error) {
     clearInterval(timer);
+    await fleet.close();
     await registry.close();
     redis.disconnect();
     throw error;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BOARD_PATH } from '../dashboard/index.ts';
+import { BOARD_PATH, FLEET_PATH } from '../dashboard/index.ts';
 import { IllegalStateError } from '../errors/index.ts';
 import type { Logger } from '../logging/logger.ts';
 import { writeDemoTemplate } from '../templates/demo-template.ts';
@@ -66,7 +66,9 @@ export async function runDemo(options: DemoOptions): Promise<{ interrupted: bool
     const { worker, client, dashboard } = fleet;
     print(`VMM: ${worker.ctx.backend.info.description}`);
     print(`Network: prefix ${worker.ctx.network.prefix}, sandboxes on ${worker.ctx.network.hostRange}`);
-    print(`Dashboard: ${dashboard.url}${BOARD_PATH}   (fleet JSON: ${dashboard.url}/api/fleet)`);
+    print(
+      `Dashboard: ${dashboard.url}${BOARD_PATH}   (fleet page: ${dashboard.url}${FLEET_PATH}, JSON: ${dashboard.url}/api/fleet)`,
+    );
     printer = await startEventPrinter(client, print);
     const started = performance.now();
     try {
@@ -79,7 +81,9 @@ export async function runDemo(options: DemoOptions): Promise<{ interrupted: bool
     await printer.catchUp().catch(() => undefined);
     print(`Tour done in ${(performance.now() - started).toFixed(0)} ms, ${printer.count()} events.`);
     if (!options.once && !options.signal.aborted) {
-      print(`The dashboard stays up at ${dashboard.url}${BOARD_PATH}: press Ctrl-C to clean up and exit.`);
+      print(
+        `The dashboard stays up at ${dashboard.url}${BOARD_PATH} and ${dashboard.url}${FLEET_PATH}: press Ctrl-C to clean up and exit.`,
+      );
       await new Promise((resolve) => options.signal.addEventListener('abort', resolve, { once: true }));
     }
     return { interrupted: false };

@@ -31,6 +31,17 @@ export interface BeatAnswer {
   heldBy?: HostLease;
 }
 
+/** A registered host as an operator sees it: its heartbeat while it beats, when it last did, its lost mark. */
+export interface HostStatus {
+  hostId: string;
+  /** Absent once the heartbeat has expired (or does not parse). */
+  heartbeat?: HostHeartbeat;
+  /** When its last heartbeat reached the fleet (ms since the epoch), if it ever did. */
+  lastSeenMs?: number;
+  /** Marked lost: silent past the grace, its sandboxes' records say `lost` until it beats again. */
+  lost: boolean;
+}
+
 /** A sandbox's claim on a host's capacity, as the ledger holds it. */
 export interface HeldCapacity {
   sandboxId: string;
@@ -170,6 +181,28 @@ export class HostRegistry {
   /** Every host that ever registered, alive or not, in id order. */
   async knownHosts(): Promise<string[]> {
     return (await this.#redis.smembers(this.#keys.fleet.hosts())).sort();
+  }
+
+  /** Every host that ever registered, in id order, with its heartbeat, last beat and lost mark. */
+  async statuses(): Promise<HostStatus[]> {
+    const ids = await this.knownHosts();
+    if (ids.length === 0) return [];
+    const seen = await this.#redis.zmscore(this.#keys.fleet.hostsSeen(), ...ids);
+    return Promise.all(
+      ids.map(async (hostId, index) => {
+        const [heartbeat, lost] = await Promise.all([
+          this.heartbeatOf(hostId),
+          this.#redis.exists(this.#keys.host(hostId).lost()),
+        ]);
+        const lastSeen = seen[index];
+        return {
+          hostId,
+          ...(heartbeat === undefined ? {} : { heartbeat }),
+          ...(lastSeen === null || lastSeen === undefined ? {} : { lastSeenMs: Number(lastSeen) }),
+          lost: lost === 1,
+        };
+      }),
+    );
   }
 
   /** A host's placement figures (free capacity), as the fleet's slot holds them. */

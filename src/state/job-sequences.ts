@@ -238,6 +238,23 @@ export class JobSequences {
     return { kind: 'wait', predecessor: answer[1] ?? '' };
   }
 
+  /**
+   * A sandbox's jobs that hold a number but have not finished (waiting, delayed or running),
+   * in their order: each with the time its number was taken (ms).
+   */
+  async unfinished(
+    hostId: string,
+    sandboxId: string,
+  ): Promise<{ seq: number; jobId: string; takenAtMs: number }[]> {
+    const entries = await this.#redis.hgetall(this.#keys.host(hostId).sequenceJobs(sandboxId));
+    return Object.entries(entries)
+      .map(([seq, value]) => {
+        const at = value.lastIndexOf('|');
+        return { seq: Number(seq), jobId: value.slice(0, at), takenAtMs: Number(value.slice(at + 1)) };
+      })
+      .sort((a, b) => a.seq - b.seq);
+  }
+
   /** The number up to which every job of a sandbox has finished. */
   async watermark(hostId: string, sandboxId: string): Promise<number> {
     return Number((await this.#redis.get(this.#keys.host(hostId).finishedSequence(sandboxId))) ?? 0);

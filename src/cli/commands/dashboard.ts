@@ -22,12 +22,12 @@ const DashboardFlags = FleetFlags.extend({
     ),
 });
 
-/** `hangar dashboard`: Bull Board over every host's queue and the batch queue. */
+/** `hangar dashboard`: Bull Board over every host's queue and the batch queue, and the fleet page. */
 export function registerDashboard(program: Command): void {
   const command = program
     .command('dashboard')
     .description(
-      'serve Bull Board over every host queue and the batch queue (http://127.0.0.1:3000/admin/queues), read-only unless --allow-actions',
+      'serve Bull Board over every host queue and the batch queue (http://127.0.0.1:3000/admin/queues) and the fleet page (/fleet), read-only unless --allow-actions',
     )
     .option('--port <port>', 'port to listen on', '3000')
     .option(
@@ -51,7 +51,7 @@ export function registerDashboard(program: Command): void {
     assertNotExposed(flags.host, flags.basicAuth);
     await pingRedis(flags.redis);
     // Loaded here, not at startup: express and Bull Board are only needed by this command.
-    const { BOARD_PATH, startDashboard } = await import('../../dashboard/dashboard.ts');
+    const { BOARD_PATH, FLEET_PATH, startDashboard } = await import('../../dashboard/index.ts');
     const dashboard = await startDashboard({
       redisUrl: flags.redis,
       keyPrefix: flags.prefix,
@@ -65,13 +65,14 @@ export function registerDashboard(program: Command): void {
       console.log(
         JSON.stringify({
           url: `${dashboard.url}${BOARD_PATH}`,
+          fleetUrl: `${dashboard.url}${FLEET_PATH}`,
           port: dashboard.port,
           readOnly: dashboard.readOnly,
         }),
       );
     else
       console.log(
-        `dashboard: ${dashboard.url}${BOARD_PATH}${dashboard.readOnly ? ' (read-only)' : ' (actions allowed)'}${flags.basicAuth ? ' (basic auth)' : ''}`,
+        `dashboard: ${dashboard.url}${BOARD_PATH}, fleet page ${dashboard.url}${FLEET_PATH}${dashboard.readOnly ? ' (read-only)' : ' (actions allowed)'}${flags.basicAuth ? ' (basic auth)' : ''}`,
       );
     await untilShutdownSignal();
     await dashboard.close();
