@@ -10,6 +10,7 @@ import { connectRedis, whenReady } from '../redis/connections.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { BasicAuthCredentials, basicAuth } from './basic-auth.ts';
 import { assertNotExposed } from './exposure.ts';
+import { FleetMetrics } from './fleet-metrics.ts';
 import { fleetSummary } from './fleet-summary.ts';
 import { closeServer, listen, urlOf } from './listen.ts';
 import { QueueRegistry } from './queue-registry.ts';
@@ -53,8 +54,9 @@ export interface Dashboard {
 }
 
 /**
- * Serves Bull Board over every host queue and the batch queue, plus `/healthz` and a small
- * JSON `/api/fleet`. Optional basic auth guards everything but `/healthz`; without
+ * Serves Bull Board over every host queue and the batch queue, plus `/healthz`, a small
+ * JSON `/api/fleet` and the fleet's Prometheus metrics on `/metrics`. Optional basic auth
+ * guards everything but `/healthz` (metrics included: Prometheus scrapes with basic_auth); without
  * allowActions every request but GET and HEAD is refused (403). Throws DashboardExposedError
  * for a non-loopback host without basicAuth.
  */
@@ -96,6 +98,10 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
   if (options.basicAuth !== undefined) app.use(basicAuth(options.basicAuth));
   app.get('/api/fleet', async (_request, response) => {
     response.json(await fleetSummary(store, registry.names()));
+  });
+  const metrics = new FleetMetrics(store, registry);
+  app.get('/metrics', async (_request, response) => {
+    response.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(BOARD_PATH, serverAdapter.getRouter());
   app.get('/', (_request, response) => response.redirect(BOARD_PATH));
