@@ -10,6 +10,7 @@ import { connectRedis, whenReady } from '../redis/connections.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { BasicAuthCredentials, basicAuth } from './basic-auth.ts';
 import { assertNotExposed } from './exposure.ts';
+import { FleetMetrics } from './fleet-metrics.ts';
 import { fleetRoutes } from './fleet-routes.ts';
 import { fleetSummary } from './fleet-summary.ts';
 import { FLEET_PATH } from './layout.ts';
@@ -56,8 +57,9 @@ export interface Dashboard {
 
 /**
  * Serves Bull Board over every host queue and the batch queue, the fleet pages beside it
- * (`/fleet`: hosts, sandboxes, one sandbox's jobs and events, live events), `/healthz` and a
- * small JSON `/api/fleet`. Optional basic auth guards everything but `/healthz`; without
+ * (`/fleet`: hosts, sandboxes, one sandbox's jobs and events, live events), `/healthz`, a
+ * small JSON `/api/fleet` and the fleet's Prometheus metrics on `/metrics`. Optional basic
+ * auth guards everything but `/healthz` (metrics included: Prometheus scrapes with basic_auth); without
  * allowActions every request but GET and HEAD is refused (403). Throws DashboardExposedError
  * for a non-loopback host without basicAuth.
  */
@@ -111,6 +113,10 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
     response.json(await fleetSummary(store, registry.names()));
   });
   app.use(fleet.router);
+  const metrics = new FleetMetrics(store, registry);
+  app.get('/metrics', async (_request, response) => {
+    response.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   app.use(BOARD_PATH, serverAdapter.getRouter());
   app.get('/', (_request, response) => response.redirect(BOARD_PATH));
 

@@ -24,6 +24,7 @@ export class QueueRegistry {
   readonly #readOnly: boolean;
   readonly #log: Logger;
   readonly #queues = new Map<string, Queue>();
+  readonly #owners = new Map<string, { hostId: string; kind: 'host' | 'batch' }>();
 
   constructor(options: {
     board: BoardQueues;
@@ -46,6 +47,11 @@ export class QueueRegistry {
     return [...this.#queues.keys()];
   }
 
+  /** Each queue on the board with its host and kind (the host's own queue, or its part of batches). */
+  hostQueues(): { hostId: string; kind: 'host' | 'batch'; queue: Queue }[] {
+    return [...this.#queues].map(([name, queue]) => ({ ...this.#owners.get(name)!, queue }));
+  }
+
   /** Adds the queues of every host registered since the last call. */
   async refresh(): Promise<void> {
     const hosts = await this.#store.hosts.knownHosts();
@@ -63,6 +69,7 @@ export class QueueRegistry {
   async close(): Promise<void> {
     await Promise.allSettled([...this.#queues.values()].map((queue) => queue.close()));
     this.#queues.clear();
+    this.#owners.clear();
   }
 
   // `shownAs` tells the board's names apart: every host has a queue called `batch`.
@@ -75,6 +82,7 @@ export class QueueRegistry {
     });
     queue.on('error', (error) => this.#log.warn({ err: error, queue: name }, 'dashboard queue error'));
     this.#queues.set(name, queue);
+    this.#owners.set(name, { hostId, kind: queueName === BATCH_QUEUE ? 'batch' : 'host' });
     this.#board.addQueue(new BullMQAdapter(queue, { readOnlyMode: this.#readOnly, prefix: shownAs }));
     this.#log.info({ queue: name }, 'queue added to the dashboard');
   }

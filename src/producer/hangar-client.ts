@@ -18,6 +18,7 @@ import { FleetStore } from '../state/fleet-store.ts';
 import type { Placement } from '../state/job-sequences.ts';
 import type { HostHeartbeat, SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
 import type { SnapshotQuery } from '../state/snapshot-store.ts';
+import { startTracing, type Tracing } from '../tracing/start-tracing.ts';
 import { registerInternals } from './client-internals.ts';
 import { JobHandle, type JobRef } from './job-handle.ts';
 import { JobSubmitter } from './job-submitter.ts';
@@ -25,6 +26,7 @@ import { newId } from './new-id.ts';
 import { OutcomeWaiter } from './outcome-waiter.ts';
 import { type BatchHandle, type BatchOptions, snapshotBatch } from './snapshot-batch.ts';
 import { type GroupHandle, restoreGroup, snapshotGroup } from './snapshot-group.ts';
+import { tracedEnqueue } from './traced-enqueue.ts';
 
 /** How a client connects: the fleet's Redis (one server or a cluster's seeds) and key prefix. */
 export interface HangarClientOptions {
@@ -93,17 +95,24 @@ export class HangarClient {
   readonly #waiter: OutcomeWaiter;
   readonly #log: Logger;
   readonly #readers = new Set<RedisClient>();
+  readonly #tracing: Tracing | undefined;
   /** This client's id: the jobs it enqueues carry it, and their outcomes come back on its own channel. */
   readonly #clientId = randomUUID().replaceAll('-', '').slice(0, 16);
 
-  private constructor(options: HangarClientOptions, redis: RedisClient, subscriber: RedisClient) {
+  private constructor(
+    options: HangarClientOptions,
+    redis: RedisClient,
+    subscriber: RedisClient,
+    tracing: Tracing | undefined,
+  ) {
     this.#options = options;
+    this.#tracing = tracing;
     this.#keys = new KeySpace(options.keyPrefix ?? 'hangar');
     this.#redis = redis;
     this.#subscriber = subscriber;
     this.#log = options.logger ?? silentLogger;
     this.#store = new FleetStore(redis, this.#keys, { logger: this.#log });
-    this.#submitter = new JobSubmitter(this.#store, this.#keys.keyPrefix, this.#clientId, this.#log);
+    this.#submitter = new JobSubmitter(this.#store, this.#keys.keyPrefix, this.#clientId, this.#log, tracing);
     this.#waiter = new OutcomeWaiter(
       subscriber,
       this.#store,
@@ -119,8 +128,12 @@ export class HangarClient {
     });
   }
 
-  /** Connects to the fleet's Redis. */
+  /**
+   * Connects to the fleet's Redis. When the OTEL_* environment turns tracing on, each call
+   * that enqueues a job is the root of a trace that the job's worker continues.
+   */
   static async connect(options: HangarClientOptions): Promise<HangarClient> {
+    const tracing = await startTracing('hangar-client');
     const connection = connectRedis(options.redisUrl, 'producer');
     const redis = await whenReady(connection).catch((error: unknown) => {
       connection.disconnect();
@@ -130,7 +143,7 @@ export class HangarClient {
     const log = options.logger ?? silentLogger;
     redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
     const subscriber = connectRedis(options.redisUrl, 'blocking');
-    return new HangarClient(options, redis, subscriber);
+    return new HangarClient(options, redis, subscriber, tracing);
   }
 
   /**
@@ -146,7 +159,10 @@ export class HangarClient {
       vcpus: input.vcpus,
       memoryMib: input.memoryMib,
     };
-    return this.#handle(await this.#submitter.placed(payload, placement, options.idempotencyKey), 'create');
+    const ref = await tracedEnqueue(this.#tracing, 'create', payload.sandboxId, () =>
+      this.#submitter.placed(payload, placement, options.idempotencyKey),
+    );
+    return this.#handle(ref, 'create');
   }
 
   /** Restores a snapshot as a new sandbox on the snapshot's host (its capacity reserved as for a create). */
@@ -161,10 +177,8 @@ export class HangarClient {
       snapshotId,
       sandboxId: input.sandboxId ?? newId('sb'),
     });
-    const ref = await this.#submitter.placed(
-      payload,
-      { kind: 'snapshot', snapshotId },
-      options.idempotencyKey,
+    const ref = await tracedEnqueue(this.#tracing, 'restore', payload.sandboxId, () =>
+      this.#submitter.placed(payload, { kind: 'snapshot', snapshotId }, options.idempotencyKey),
     );
     return this.#handle(ref, 'restore');
   }
@@ -190,17 +204,20 @@ export class HangarClient {
       });
     }
     const { sandboxIds, ...restore } = input;
-    return Promise.all(
-      Array.from({ length: count }, (_, index) =>
-        this.restore(
-          snapshotId,
-          { ...restore, ...(sandboxIds === undefined ? {} : { sandboxId: sandboxIds[index] }) },
-          options.idempotencyKey === undefined
-            ? {}
-            : { idempotencyKey: `${options.idempotencyKey}/${index}` },
+    const restores = () =>
+      Promise.all(
+        Array.from({ length: count }, (_, index) =>
+          this.restore(
+            snapshotId,
+            { ...restore, ...(sandboxIds === undefined ? {} : { sandboxId: sandboxIds[index] }) },
+            options.idempotencyKey === undefined
+              ? {}
+              : { idempotencyKey: `${options.idempotencyKey}/${index}` },
+          ),
         ),
-      ),
-    );
+      );
+    // One trace for the fork: each clone's restore is a child of it.
+    return tracedEnqueue(this.#tracing, 'fork', undefined, restores);
   }
 
   /** Pauses a running sandbox: its memory stays in the VMM. */
@@ -349,7 +366,7 @@ export class HangarClient {
     this.#waiter.close();
     await this.#submitter.close();
     for (const reader of this.#readers) reader.disconnect();
-    await Promise.allSettled([this.#subscriber.quit(), this.#redis.quit()]);
+    await Promise.allSettled([this.#subscriber.quit(), this.#redis.quit(), this.#tracing?.flush()]);
   }
 
   #handle<O extends keyof typeof RESULT_SCHEMAS>(ref: JobRef, op: O) {
@@ -366,6 +383,9 @@ export class HangarClient {
     op: O,
   ) {
     const payload: JobPayload = parsePayload(input);
-    return this.#handle(await this.#submitter.onSandbox(payload, options.idempotencyKey), op);
+    const ref = await tracedEnqueue(this.#tracing, op, payload.sandboxId, () =>
+      this.#submitter.onSandbox(payload, options.idempotencyKey),
+    );
+    return this.#handle(ref, op);
   }
 }

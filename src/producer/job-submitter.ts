@@ -7,6 +7,7 @@ import type { JobData, JobPayload } from '../queues/job-schemas.ts';
 import { hostPrefix, hostQueueName } from '../queues/names.ts';
 import { type FleetStore, OUTCOME_TTL_SECONDS } from '../state/fleet-store.ts';
 import type { HostRoom, JobRef, Placement, Refusal } from '../state/job-sequences.ts';
+import type { Tracing } from '../tracing/start-tracing.ts';
 import { HostLostError, NoCapacityError } from './producer-errors.ts';
 
 /** How many hosts a create tries when the first ones it is placed on turn out full. */
@@ -32,13 +33,15 @@ export class JobSubmitter {
   readonly #keyPrefix: string;
   readonly #clientId: string;
   readonly #log: Logger;
+  readonly #tracing: Tracing | undefined;
   readonly #queues = new Map<string, Queue>();
 
-  constructor(store: FleetStore, keyPrefix: string, clientId: string, log: Logger) {
+  constructor(store: FleetStore, keyPrefix: string, clientId: string, log: Logger, tracing?: Tracing) {
     this.#store = store;
     this.#keyPrefix = keyPrefix;
     this.#clientId = clientId;
     this.#log = log;
+    this.#tracing = tracing;
   }
 
   /** Enqueues a job on an existing sandbox (pause, resume, snapshot, destroy). */
@@ -195,6 +198,8 @@ export class JobSubmitter {
         connection: this.#store.redis,
         prefix: hostPrefix(this.#keyPrefix, hostId),
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
+        // The add's span context rides in the job's options to the worker that runs it.
+        ...(this.#tracing === undefined ? {} : { telemetry: this.#tracing.telemetry }),
       });
       queue.on('error', (error) => this.#log.warn({ err: error, hostId }, 'queue error'));
       this.#queues.set(hostId, queue);

@@ -92,18 +92,21 @@ export class HostLedger {
   #writes: Promise<void> = Promise.resolve();
   #pending: Promise<void> | undefined;
   #queued: JournalRecord[] = [];
+  readonly #onWrite: ((ms: number) => void) | undefined;
 
-  private constructor(path: string) {
+  private constructor(path: string, onWrite?: (ms: number) => void) {
     this.path = path;
     this.#journal = new LedgerJournal(`${path}.journal`);
+    this.#onWrite = onWrite;
   }
 
   /**
    * Opens (or starts) the ledger at `path`: the file, the journal replayed over it. Opening
    * writes nothing (a worker that cannot take the state dir's lock must change nothing).
+   * `onWrite` hears how long each durable write took (metrics), in milliseconds.
    */
-  static async open(path: string): Promise<HostLedger> {
-    const ledger = new HostLedger(path);
+  static async open(path: string, options: { onWrite?: (ms: number) => void } = {}): Promise<HostLedger> {
+    const ledger = new HostLedger(path, options.onWrite);
     await mkdir(dirname(path), { recursive: true });
     await ledger.#load();
     return ledger;
@@ -234,6 +237,7 @@ export class HostLedger {
       this.#pending = undefined;
       const batch = this.#queued;
       this.#queued = [];
+      const started = performance.now();
       try {
         await this.#journal.append(batch);
       } catch (error) {
@@ -242,6 +246,7 @@ export class HostLedger {
         throw error;
       }
       if (this.#journal.lines >= COMPACT_AFTER_LINES) await this.#compact();
+      this.#onWrite?.(performance.now() - started);
     });
     const next = this.#pending;
     this.#writes = next.catch(() => undefined);

@@ -23,6 +23,8 @@ import { FleetStore } from '../state/fleet-store.ts';
 import { HostLedger } from '../state/host-ledger.ts';
 import type { HostLease } from '../state/host-registry.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
+import { jobTracing } from '../tracing/job-tracing.ts';
+import { startTracing, type Tracing } from '../tracing/start-tracing.ts';
 import { readHostCpu } from '../vmm/host-cpu.ts';
 import { selectVmmBackend } from '../vmm/select-backend.ts';
 import { HostAdmission } from './admission.ts';
@@ -69,6 +71,7 @@ export class HostWorker {
   readonly #queue: Queue;
   readonly #capacity: { vcpus: number; memoryMib: number; slots: number };
   readonly #lease: HostLease;
+  readonly #tracing: Tracing | undefined;
   #lock: StateDirLock | undefined;
   #worker: Worker | undefined;
   #batchWorker: Worker | undefined;
@@ -87,8 +90,10 @@ export class HostWorker {
     redis: RedisClient,
     mutex: KeyedMutex,
     queue: Queue,
+    tracing: Tracing | undefined,
   ) {
     this.config = config;
+    this.#tracing = tracing;
     this.ctx = ctx;
     this.#redis = redis;
     this.#mutex = mutex;
@@ -102,7 +107,11 @@ export class HostWorker {
     };
   }
 
-  /** Builds the host's context (backend, disks, network, ledger, records) without starting anything. */
+  /**
+   * Builds the host's context (backend, disks, network, ledger, records) without starting
+   * anything. `instruments` observe jobs, steps and host notes (WorkerMetrics, say); when the
+   * OTEL_* environment turns tracing on, the worker also traces its jobs and steps.
+   */
   static async create(
     config: WorkerConfig,
     templates: TemplateCatalog,
@@ -110,8 +119,16 @@ export class HostWorker {
   ): Promise<HostWorker> {
     const log = (options.logger ?? silentLogger).child({ hostId: config.hostId });
     const paths = new HostPaths(config.stateDir);
+    const tracing = await startTracing('hangar-worker');
+    const instrument = combineInstruments([
+      ...(tracing === undefined ? [] : [jobTracing(tracing)]),
+      ...(options.instruments ?? []),
+    ]);
     const redis = connectRedis(config.redisUrl, 'worker');
-    redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
+    redis.on('error', (error) => {
+      instrument.note?.({ kind: 'redis-error' });
+      log.warn({ err: error }, 'redis connection error');
+    });
     const keys = new KeySpace(config.keyPrefix);
     const queue = new Queue(hostQueueName(config.hostId), {
       connection: redis,
@@ -137,7 +154,9 @@ export class HostWorker {
       claims,
       slots: new SlotPool({ claims, config: network, size: config.poolSize, logger: log }),
       network,
-      ledger: await HostLedger.open(paths.ledger()),
+      ledger: await HostLedger.open(paths.ledger(), {
+        onWrite: (ms) => instrument.note?.({ kind: 'ledger-write', ms }),
+      }),
       store: new FleetStore(redis, keys, { logger: log }),
       events: new EventPublisher(redis, keys),
       outbox: new OutboxForwarder(redis, keys, config.hostId, log),
@@ -146,7 +165,7 @@ export class HostWorker {
       snapshotUsage: new SnapshotUsage(),
       snapshotRetention: config.snapshotRetention,
       cpu: config.cpu ?? (await readHostCpu()),
-      instrument: combineInstruments(options.instruments ?? []),
+      instrument,
       watermarks: new KnownWatermarks(),
       templates,
       paths,
@@ -175,7 +194,7 @@ export class HostWorker {
     const ctx = parts as HostContext;
     ctx.pool = new VmPool(ctx, poolTargets(config), { concurrency: config.poolConcurrency });
     const onCrash = createCrashHandler(ctx, mutex, config.crashPolicy as CrashPolicy);
-    const worker = new HostWorker(config, ctx, redis, mutex, queue);
+    const worker = new HostWorker(config, ctx, redis, mutex, queue, tracing);
     ctx.capacityFreed = () => worker.#beatSoon();
     return worker;
   }
@@ -248,7 +267,10 @@ export class HostWorker {
     // Records written while Redis was away (or lost with it) come back from the ledger.
     this.#redis.on('ready', () => void this.#maintain());
     const connection = connectRedis(config.redisUrl, 'worker');
-    connection.on('error', (error) => ctx.log.warn({ err: error }, 'redis connection error'));
+    connection.on('error', (error) => {
+      ctx.instrument.note?.({ kind: 'redis-error' });
+      ctx.log.warn({ err: error }, 'redis connection error');
+    });
     this.#connection = connection;
     this.#worker = new Worker(hostQueueName(config.hostId), createJobProcessor(ctx, this.#mutex), {
       connection,
@@ -257,6 +279,8 @@ export class HostWorker {
       ...DEFAULT_WORKER_OPTIONS,
       lockDuration: config.lockDurationMs,
       stalledInterval: config.stalledIntervalMs,
+      // Each job's trace goes on from the producer's add (its context rides in the job's options).
+      ...(this.#tracing === undefined ? {} : { telemetry: this.#tracing.telemetry }),
     });
     this.#worker.on('error', (error) => ctx.log.error({ err: error }, 'worker error'));
     // A job BullMQ fails before our processor runs it (stalled past its limit, found at fetch)
@@ -311,6 +335,9 @@ export class HostWorker {
     // quit() lets commands already sent (a last heartbeat, an event) finish before closing.
     await Promise.allSettled([this.#connection?.quit(), this.#redis.quit()]);
     await this.ctx.ledger.close();
+    await this.#tracing?.flush().catch((error: unknown) => {
+      this.ctx.log.warn({ err: error }, 'could not export the last spans');
+    });
     await this.#lock?.release();
     this.#lock = undefined;
     this.ctx.log.info('worker stopped; VMs left running');

@@ -8,8 +8,10 @@ export {
 } from '../config/worker-config.ts';
 export { ErrorCode, HangarError } from '../errors/index.ts';
 export { createLogger, type Logger } from '../logging/logger.ts';
+export { type MetricsServer, startMetricsServer, WorkerMetrics } from '../metrics/index.ts';
 export { DEMO_TEMPLATE_ID, writeDemoTemplate } from '../templates/demo-template.ts';
 export { TemplateCatalog, type TemplateSpec } from '../templates/template-catalog.ts';
 export type { CrashPolicy } from './crash-handler.ts';
 export { HostWorker } from './host-worker.ts';
+export type { HostNote, JobInfo, JobInstrument, StepInfo } from './job-instruments.ts';
 export type { ReconcileReport } from './reconcile.ts';

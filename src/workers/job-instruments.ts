@@ -1,4 +1,5 @@
-import type { Job } from 'bullmq';
+import { type Job, UnrecoverableError } from 'bullmq';
+import { ErrorCode, HangarError, isPermanent } from '../errors/index.ts';
 import type { Operation } from '../queues/job-schemas.ts';
 
 /** One attempt of a job, as instruments see it. */
@@ -63,4 +64,14 @@ export function combineInstruments(instruments: readonly JobInstrument[]): JobIn
       for (const instrument of instruments) instrument.note?.(note);
     },
   };
+}
+
+/** How an attempt that threw ended: for good (no retry follows) or not, and the code it failed with. */
+export function failureOf(info: JobInfo, error: unknown): { final: boolean; code: string } {
+  // The processor throws BullMQ's UnrecoverableError for a permanent code, the original as its cause.
+  const hangar = [error, error instanceof Error ? error.cause : undefined].find(
+    (candidate): candidate is HangarError => candidate instanceof HangarError,
+  );
+  const code = hangar?.code ?? ErrorCode.Internal;
+  return { final: info.isFinalAttempt || error instanceof UnrecoverableError || isPermanent(code), code };
 }

@@ -25,6 +25,16 @@ export class VmRegistry {
     return vm;
   }
 
+  /**
+   * VMM processes alive now among the handles (sandboxes and pool VMs): each handle's pid is
+   * checked against /proc, so a crashed VMM drops out at once. The in-process stand-in has none.
+   */
+  liveProcesses(): number {
+    let live = 0;
+    for (const vm of this.#vms.values()) if (vm.pid !== undefined) live += 1;
+    return live;
+  }
+
   /** Forgets a destroyed sandbox's handle. */
   forget(sandboxId: string): void {
     this.#vms.delete(sandboxId);

@@ -43,7 +43,7 @@ describe('hangar worker and hangar dashboard as processes [CH simulator stand-in
     await dir?.remove();
   }, 60_000);
 
-  it('runs a worker that says which VMM it uses, shows its queue on the dashboard, and stops on SIGTERM', async () => {
+  it('runs a worker that says which VMM it uses and serves its metrics, shows its queue on the dashboard, and stops on SIGTERM', async () => {
     const worker = spawn(
       [
         'worker',
@@ -55,6 +55,8 @@ describe('hangar worker and hangar dashboard as processes [CH simulator stand-in
         'simulator',
         '--disk',
         'file',
+        '--metrics-port',
+        '0',
       ],
       {
         HANGAR_POOL_SIZE: '1',
@@ -67,6 +69,13 @@ describe('hangar worker and hangar dashboard as processes [CH simulator stand-in
     const started = await waitForOutput(worker, /worker cliw consuming host-cliw/);
     expect(started).toMatch(/^VMM: CH API simulator .*stand-in/m);
     expect(started).toMatch(/^templates: none given/m);
+    const metricsUrl = /^metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(started)?.[1];
+    expect(metricsUrl).toBeDefined();
+    const workerMetrics = await fetch(metricsUrl!);
+    expect(workerMetrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await workerMetrics.text()).toMatch(
+      /^hangar_worker_info\{host_id="cliw",backend="cloud-hypervisor",stand_in="true"\} 1$/m,
+    );
 
     const dashboard = spawn(['dashboard', '--port', '0', '--json', '--read-only'], {
       HANGAR_DASHBOARD_AUTH: 'ops:secret',
@@ -79,6 +88,13 @@ describe('hangar worker and hangar dashboard as processes [CH simulator stand-in
     const body = (await response.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
     expect(body.queues.map((q) => q.name).sort()).toEqual(['cliw:batch', 'host-cliw']);
     expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
+    // The fleet's metrics ask for the dashboard's credentials too (Prometheus sends basic_auth).
+    const fleetMetricsUrl = new URL('/metrics', url);
+    expect((await fetch(fleetMetricsUrl)).status).toBe(401);
+    const fleetMetrics = await fetch(fleetMetricsUrl, {
+      headers: { authorization: `Basic ${Buffer.from('ops:secret').toString('base64')}` },
+    });
+    expect(await fleetMetrics.text()).toMatch(/^hangar_fleet_hosts\{state="live"\} 1$/m);
     dashboard.kill('SIGTERM');
     expect((await dashboard).exitCode).toBe(0);
 
@@ -97,5 +113,15 @@ describe('hangar worker and hangar dashboard as processes [CH simulator stand-in
     });
     expect(result.exitCode).toBe(1);
     expect(String(result.stderr)).toMatch(/^hangar: E_VALIDATION: invalid worker config: vmm: /);
+    const badPort = await execa(
+      'node',
+      [HANGAR, 'worker', '--metrics-port', '70000', '--prefix', keyPrefix],
+      {
+        reject: false,
+        env: { REDIS_URL: TEST_REDIS_URL },
+      },
+    );
+    expect(badPort.exitCode).toBe(1);
+    expect(String(badPort.stderr)).toMatch(/^hangar: E_VALIDATION: invalid worker options: --metrics-port: /);
   });
 });

@@ -7,6 +7,7 @@ import { removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
 import { HangarClient } from '../../src/producer/hangar-client.ts';
 import { TemplateCatalog } from '../../src/templates/template-catalog.ts';
 import { HostWorker } from '../../src/workers/host-worker.ts';
+import type { JobInstrument } from '../../src/workers/job-instruments.ts';
 import { deleteKeys, TEST_REDIS_URL } from './redis.ts';
 import { makeTempDir, type TempDir } from './temp-dir.ts';
 
@@ -81,6 +82,8 @@ export async function startTestFleet(options: {
   templates?: TemplateCatalog;
   /** The Redis of workers and client (a private redis-server, say); default the test Redis. */
   redisUrl?: string;
+  /** What observes every worker's jobs (metrics, say). */
+  instruments?: JobInstrument[];
 }): Promise<TestFleet> {
   const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const dir = await makeTempDir('hangar-fleet-');
@@ -104,7 +107,10 @@ export async function startTestFleet(options: {
       ...options.worker,
       ...extra,
     });
-    const worker = await HostWorker.create(config, templates, { logger });
+    const worker = await HostWorker.create(config, templates, {
+      logger,
+      ...(options.instruments === undefined ? {} : { instruments: options.instruments }),
+    });
     await worker.start();
     workers.push(worker);
     return worker;

@@ -21,19 +21,21 @@ process.exit(0);
 /** Every module URL a fresh Node process loads to import `specifier` (from `cwd`). */
 export async function loadedModules(
   specifier: string,
-  options: { node?: string; cwd?: string; nodeArgs?: string[] } = {},
+  options: { node?: string; cwd?: string; nodeArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<string[]> {
   const { stdout } = await execa(
     options.node ?? process.execPath,
     [...(options.nodeArgs ?? []), '--input-type=module', '-e', RECORDER, specifier],
-    { cwd: options.cwd, timeout: 30_000 },
+    { cwd: options.cwd, timeout: 30_000, ...(options.env === undefined ? {} : { env: options.env }) },
   );
   return JSON.parse(stdout) as string[];
 }
 
-// What the producer entry must never load: the worker's, dashboard's and CLI's dependencies
-// and hangar's own host-side folders (from source, or compiled under dist/src).
-const HEAVY_PACKAGE = /\/node_modules\/(express|@bull-board\/[^/]+|execa|commander|cli-progress)\//;
+// What the producer entry must never load: the worker's, dashboard's and CLI's dependencies,
+// metrics, the OpenTelemetry SDK (loaded only when tracing is on) and hangar's own host-side
+// folders (from source, or compiled under dist/src).
+const HEAVY_PACKAGE =
+  /\/node_modules\/(express|@bull-board\/[^/]+|execa|commander|cli-progress|prom-client|@opentelemetry\/(sdk-[^/]+|exporter-[^/]+|otlp-[^/]+|resources|context-async-hooks|core))\//;
 const HOST_FOLDER = /\/src\/(vmm|workers|network|devicemapper|dashboard|cli)\//;
 
 /** The loaded modules a light client must not have pulled in. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { parseWorkerConfig, workerConfigFromEnv } from '../../config/worker-config.ts';
 import { createLogger } from '../../logging/logger.ts';
@@ -24,6 +24,8 @@ const WorkerFlags = FleetFlags.extend({
   networkPrefix: z.string().optional(),
   vethRange: z.string().optional(),
   hostRange: z.string().optional(),
+  metricsPort: intFlag(0, 65_535).optional(),
+  metricsHost: z.string().min(1).default('127.0.0.1'),
 });
 
 /** `hangar worker`: this host's worker, until SIGTERM or Ctrl-C (which leave VMs running). */
@@ -49,9 +51,17 @@ export function registerWorker(program: Command): void {
       '--disk-reserve-mib <n>',
       'free space (MiB) kept in the state dir: creates, restores and snapshots that would eat into it are refused (env HANGAR_DISK_RESERVE_MIB; default 1024)',
     )
-    .option(
-      '--templates <file>',
-      'YAML file of templates (env HANGAR_TEMPLATES; default: the demo template)',
+    .option('--templates <file>', 'YAML file of templates (env HANGAR_TEMPLATES; default: the demo template)')
+    .addOption(
+      new Option(
+        '--metrics-port <port>',
+        'serve Prometheus metrics at http://<metrics-host>:<port>/metrics (0: a free port; default: no metrics)',
+      ).env('HANGAR_METRICS_PORT'),
+    )
+    .addOption(
+      new Option('--metrics-host <address>', 'address the metrics endpoint listens on')
+        .env('HANGAR_METRICS_HOST')
+        .default('127.0.0.1'),
     );
   addNetworkOptions(addFleetOptions(command)).action(async (raw: Record<string, unknown>) => {
     const flags = parseFlags('worker', WorkerFlags, raw);
@@ -94,9 +104,31 @@ export function registerWorker(program: Command): void {
     }
     // Loaded here, not at startup, so other commands and `--help` stay quick.
     const { HostWorker } = await import('../../workers/host-worker.ts');
-    const worker = await HostWorker.create(config, templates, { logger });
+    // Only with --metrics-port: prom-client stays unloaded otherwise.
+    const metricsModule =
+      flags.metricsPort === undefined ? undefined : await import('../../metrics/index.ts');
+    const metrics = metricsModule === undefined ? undefined : new metricsModule.WorkerMetrics();
+    const worker = await HostWorker.create(config, templates, {
+      logger,
+      instruments: metrics === undefined ? [] : [metrics],
+    });
     console.log(`VMM: ${worker.ctx.backend.info.description}`);
-    await worker.start();
+    // Served before the startup reconcile, so a scrape sees a host that is still starting.
+    metrics?.observe(worker.ctx);
+    const server =
+      metricsModule === undefined || metrics === undefined
+        ? undefined
+        : await metricsModule.startMetricsServer({
+            registry: metrics.registry,
+            host: flags.metricsHost,
+            port: flags.metricsPort!,
+            logger,
+          });
+    if (server !== undefined) console.log(`metrics: ${server.url}`);
+    await worker.start().catch(async (error: unknown) => {
+      await server?.close();
+      throw error;
+    });
     console.log(
       `worker ${config.hostId} consuming ${hostQueueName(config.hostId)} (concurrency ${config.concurrency}, prefix ${config.keyPrefix})`,
     );
@@ -104,6 +136,7 @@ export function registerWorker(program: Command): void {
     const signal = await untilShutdownSignal();
     console.log(`${signal}: stopping (finishing jobs in flight)...`);
     await worker.stop();
+    await server?.close();
     console.log('worker stopped; VMs left running');
     exitSoon(0);
   });
