@@ -12,6 +12,7 @@ import { TemplateCatalog } from '../src/templates/template-catalog.ts';
 import { testGuestBuilt } from '../src/templates/test-guest.ts';
 import { testGuestTemplate } from '../src/templates/test-guest-template.ts';
 import { HostWorker } from '../src/workers/host-worker.ts';
+import { type SnapshotLifecycleFigures, snapshotLifecycle } from './e2e/snapshot-lifecycle.ts';
 import { BENCH_SHAPE, type WarmAndForkFigures, warmAndFork } from './e2e/warm-and-fork.ts';
 import { teardownBenchHost } from './support/bench-host.ts';
 import type { BenchResult, BenchRow } from './support/bench-result.ts';
@@ -61,6 +62,7 @@ async function measure(dir: string): Promise<BenchResult> {
   await worker.start();
   const client = await HangarClient.connect({ redisUrl: REDIS_URL, keyPrefix });
   let warmAndForkFigures: WarmAndForkFigures | undefined;
+  let lifecycleFigures: SnapshotLifecycleFigures | undefined;
   const timings = new Map<string, Timing[]>(STEPS.map((step) => [step, []]));
   const record = (step: string, timing: Timing) => timings.get(step)!.push(timing);
   try {
@@ -95,6 +97,7 @@ async function measure(dir: string): Promise<BenchResult> {
       new TemplateCatalog([template]),
     );
     await worker.start();
+    lifecycleFigures = await snapshotLifecycle(client, { members: 4, rounds: 2 });
     warmAndForkFigures = await warmAndFork(client, worker, 'bench-snap-0', {
       samples: SANDBOXES,
       fanOuts: FAN_OUTS,
@@ -114,6 +117,10 @@ async function measure(dir: string): Promise<BenchResult> {
     );
   }
   const tables = [];
+  if (lifecycleFigures !== undefined) {
+    rows.push(...lifecycleFigures.rows);
+    tables.push(lifecycleFigures.table);
+  }
   if (warmAndForkFigures !== undefined) {
     const { warm, forks, table } = warmAndForkFigures;
     rows.push(warm);
