@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.ts';
+import { RedisTlsFiles } from '../redis/redis-tls.ts';
 import { Identifier } from '../validation/identifiers.ts';
 
 /** Everything a host worker is configured with; flags and environment both land here, validated. */
@@ -13,10 +14,18 @@ export const WorkerConfig = z
         /^rediss?(\+cluster)?:\/\//,
         'must be a redis:// or rediss:// URL (several host:port for a cluster)',
       ),
+    /** CA, client certificate and key files for a rediss:// server (paths; read at start). */
+    redisTls: RedisTlsFiles.optional(),
     keyPrefix: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,40}$/)
       .default('hangar'),
+    /**
+     * A file holding the fleet's job key (hex or base64, at least 32 bytes, mode 0600 or
+     * stricter). With a key the worker runs only jobs signed with it; HANGAR_JOB_KEY and
+     * --job-key-file win over this.
+     */
+    jobKeyFile: z.string().regex(/^\//, 'must be absolute').optional(),
     stateDir: z.string().regex(/^\//, 'must be absolute').default('/var/lib/hangar'),
     concurrency: z.number().int().min(1).max(256).default(8),
     /**

@@ -16,6 +16,7 @@ export const ErrorCode = {
   Superseded: 'E_SUPERSEDED',
   Stalled: 'E_STALLED',
   Aborted: 'E_ABORTED',
+  Unsigned: 'E_UNSIGNED',
   Internal: 'E_INTERNAL',
 } as const;
 
@@ -52,6 +53,7 @@ const PERMANENT: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.CorruptState,
   ErrorCode.Superseded,
   ErrorCode.Stalled,
+  ErrorCode.Unsigned,
 ]);
 
 /** Whether a code means "retrying cannot help": the input, the state or the host's room is wrong. */

@@ -10,5 +10,6 @@ export {
   StalledError,
   SupersededError,
   TimeoutError,
+  UnsignedJobError,
   ValidationError,
 } from './kinds.ts';

@@ -17,7 +17,10 @@ import {
 import { DEFAULT_WORKER_OPTIONS } from '../queues/job-options.ts';
 import { JobData } from '../queues/job-schemas.ts';
 import { BATCH_QUEUE, hostPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
-import { connectRedis, type RedisClient } from '../redis/connections.ts';
+import { connectRedis, type RedisClient, type RedisConnectOptions } from '../redis/connections.ts';
+import { readRedisTls } from '../redis/redis-tls.ts';
+import { type JobKey, type JobKeyInput, parseJobKey } from '../signing/job-key.ts';
+import { readJobKeyFile } from '../signing/job-key-file.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { HostLedger } from '../state/host-ledger.ts';
 import type { HostLease } from '../state/host-registry.ts';
@@ -62,6 +65,7 @@ export class HostWorker {
   readonly #queue: Queue;
   readonly #capacity: { vcpus: number; memoryMib: number; slots: number };
   readonly #lease: HostLease;
+  readonly #connect: RedisConnectOptions;
   #lock: StateDirLock | undefined;
   #worker: Worker | undefined;
   #batchWorker: Worker | undefined;
@@ -78,8 +82,10 @@ export class HostWorker {
     redis: RedisClient,
     mutex: KeyedMutex,
     queue: Queue,
+    connect: RedisConnectOptions,
   ) {
     this.config = config;
+    this.#connect = connect;
     this.ctx = ctx;
     this.#redis = redis;
     this.#mutex = mutex;
@@ -93,15 +99,27 @@ export class HostWorker {
     };
   }
 
-  /** Builds the host's context (backend, disks, network, ledger, records) without starting anything. */
+  /**
+   * Builds the host's context (backend, disks, network, ledger, records) without starting
+   * anything. The job key is `options.jobKey`, else the file `config.jobKeyFile` names;
+   * without either the worker runs unsigned jobs (and says so at start).
+   */
   static async create(
     config: WorkerConfig,
     templates: TemplateCatalog,
-    options: { logger?: Logger; instruments?: readonly JobInstrument[] } = {},
+    options: { logger?: Logger; instruments?: readonly JobInstrument[]; jobKey?: JobKeyInput } = {},
   ): Promise<HostWorker> {
     const log = (options.logger ?? silentLogger).child({ hostId: config.hostId });
     const paths = new HostPaths(config.stateDir);
-    const redis = connectRedis(config.redisUrl, 'worker');
+    const jobKey: JobKey | undefined =
+      options.jobKey !== undefined
+        ? parseJobKey(options.jobKey, 'jobKey')
+        : config.jobKeyFile === undefined
+          ? undefined
+          : await readJobKeyFile(config.jobKeyFile);
+    const tls = await readRedisTls(config.redisTls);
+    const connect: RedisConnectOptions = tls === undefined ? {} : { tls };
+    const redis = connectRedis(config.redisUrl, 'worker', connect);
     redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
     const keys = new KeySpace(config.keyPrefix);
     const queue = new Queue(hostQueueName(config.hostId), {
@@ -139,6 +157,7 @@ export class HostWorker {
       paths,
       vms,
       vmmEnv: config.vmmEnv,
+      jobKey,
       retentionSeconds: config.retentionDays * 24 * 3600,
       admission: new HostAdmission({
         ...config.capacity,
@@ -162,7 +181,7 @@ export class HostWorker {
     const ctx = parts as HostContext;
     ctx.pool = new VmPool(ctx, poolTargets(config), { concurrency: config.poolConcurrency });
     const onCrash = createCrashHandler(ctx, mutex, config.crashPolicy as CrashPolicy);
-    const worker = new HostWorker(config, ctx, redis, mutex, queue);
+    const worker = new HostWorker(config, ctx, redis, mutex, queue, connect);
     ctx.capacityFreed = () => worker.#beatSoon();
     return worker;
   }
@@ -201,6 +220,13 @@ export class HostWorker {
 
   async #startHeld(): Promise<void> {
     const { ctx, config } = this;
+    if (ctx.jobKey === undefined) {
+      ctx.log.warn(
+        'no job key (HANGAR_JOB_KEY, --job-key-file or jobKeyFile): this worker runs unsigned jobs, so anyone who can write to its Redis can run jobs on this host as root',
+      );
+    } else {
+      ctx.log.info({ keyId: ctx.jobKey.keyId }, 'jobs must be signed with the job key');
+    }
     await ensureHostNetwork(ctx.network);
     await takeBackOrphans(this.#queue, ctx.log);
     const batchQueue = new Queue(BATCH_QUEUE, {
@@ -229,7 +255,7 @@ export class HostWorker {
     );
     // Records written while Redis was away (or lost with it) come back from the ledger.
     this.#redis.on('ready', () => void this.#maintain());
-    const connection = connectRedis(config.redisUrl, 'worker');
+    const connection = connectRedis(config.redisUrl, 'worker', this.#connect);
     connection.on('error', (error) => ctx.log.warn({ err: error }, 'redis connection error'));
     this.#connection = connection;
     this.#worker = new Worker(hostQueueName(config.hostId), createJobProcessor(ctx, this.#mutex), {
@@ -254,6 +280,7 @@ export class HostWorker {
       store: ctx.store,
       log: ctx.log,
       hostId: ctx.hostId,
+      jobKey: ctx.jobKey,
     });
     ctx.pool.start();
     ctx.log.info({ queue: hostQueueName(config.hostId), concurrency: config.concurrency }, 'worker started');
