@@ -6,8 +6,10 @@ export {
   type WorkerConfigInput,
   workerConfigFromEnv,
 } from '../config/worker-config.ts';
-export { ErrorCode, HangarError } from '../errors/index.ts';
+export { ErrorCode, HangarError, UnsignedJobError } from '../errors/index.ts';
 export { createLogger, type Logger } from '../logging/logger.ts';
+export { type JobKey, type JobKeyInput, parseJobKey } from '../signing/job-key.ts';
+export { readJobKeyFile } from '../signing/job-key-file.ts';
 export { DEMO_TEMPLATE_ID, writeDemoTemplate } from '../templates/demo-template.ts';
 export { TemplateCatalog, type TemplateSpec } from '../templates/template-catalog.ts';
 export type { CrashPolicy } from './crash-handler.ts';
