@@ -2,8 +2,7 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { SupersededError, ValidationError } from '../errors/index.ts';
 import { applyJobPolicy } from '../queues/job-options.ts';
 import { RESULT_SCHEMAS } from '../queues/job-results.ts';
-import type { JobData } from '../queues/job-schemas.ts';
-import { parseJobData } from '../queues/job-schemas.ts';
+import { JobData, parseJobData } from '../queues/job-schemas.ts';
 import { hostPrefix, hostQueueName } from '../queues/names.ts';
 import { checkJobSignature, queueAddress } from '../signing/job-signature.ts';
 import type { GateAnswer } from '../state/job-sequences.ts';
@@ -171,17 +170,29 @@ async function answerFinished(ctx: HostContext, job: FinishingJob): Promise<Reco
 async function rejectInvalid(ctx: HostContext, job: Job, error: unknown): Promise<void> {
   const info = errorInfo(error);
   ctx.log.warn({ jobId: job.id, name: job.name, code: info.code, reason: info.message }, 'job refused');
-  await ctx.store.putOutcome(ctx.hostId, job.id!, failedOutcome(info));
-  await ctx.events.publish({
-    type: 'job.failed',
-    at: new Date().toISOString(),
-    hostId: ctx.hostId,
-    jobId: job.id!,
-    op: job.name,
-    error: info,
-    willRetry: false,
-    attempt: job.attemptsMade + 1,
-  });
+  // Only where the job has no outcome yet: a refused job may have reused the id of a real
+  // one (Bull Board's add takes any id once BullMQ dropped the completed job).
+  if (!(await ctx.store.putOutcome(ctx.hostId, job.id!, failedOutcome(info), { ifNone: true }))) return;
+  // The enqueuing client, when the data names one, hears it at once instead of at its next re-read.
+  const replyTo = replyToOf(job.data);
+  await ctx.events.publish(
+    {
+      type: 'job.failed',
+      at: new Date().toISOString(),
+      hostId: ctx.hostId,
+      jobId: job.id!,
+      op: job.name,
+      error: info,
+      willRetry: false,
+      attempt: job.attemptsMade + 1,
+    },
+    replyTo === undefined ? [] : [ctx.store.keys.fleet.replyChannel(replyTo)],
+  );
+}
+
+function replyToOf(data: unknown): string | undefined {
+  const parsed = JobData.shape.replyTo.safeParse((data as { replyTo?: unknown } | null)?.replyTo);
+  return parsed.success ? parsed.data : undefined;
 }
 
 // A create or restore that failed for good leaves a `failed` record (its resources rolled back);

@@ -41,7 +41,12 @@ describe('worker config: flags > environment > config file > defaults', () => {
     );
     const config = resolveWorkerConfig({
       file,
-      env: { HANGAR_CONCURRENCY: '6', HANGAR_POOL_SIZE: '3', HANGAR_VCPUS: '12', HANGAR_REDIS_TLS_CA: '/env/ca.pem' },
+      env: {
+        HANGAR_CONCURRENCY: '6',
+        HANGAR_POOL_SIZE: '3',
+        HANGAR_VCPUS: '12',
+        HANGAR_REDIS_TLS_CA: '/env/ca.pem',
+      },
       flags: { poolSize: 5, network: { prefix: 'hgx' }, redisTls: { key: '/flag/w.key' } },
     });
     expect(config).toMatchObject({
@@ -83,9 +88,13 @@ describe('worker config: flags > environment > config file > defaults', () => {
     expect(error.message).toMatch(/concurrency: /);
     expect(error.message).toMatch(/\(root\): Unrecognized key: "concurency"/);
     expect(error.message).toMatch(/redisTls: Unrecognized key: "pem"/);
-    const missing = (await readWorkerConfigFile(join(dir.path, 'none.yaml')).catch((e: unknown) => e)) as HangarError;
+    const missing = (await readWorkerConfigFile(join(dir.path, 'none.yaml')).catch(
+      (e: unknown) => e,
+    )) as HangarError;
     expect(missing.message).toMatch(/^worker config file .*none\.yaml: ENOENT/);
-    const notYaml = (await readWorkerConfigFile(await write('x.yaml', 'a: [1, 2\n')).catch((e: unknown) => e)) as HangarError;
+    const notYaml = (await readWorkerConfigFile(await write('x.yaml', 'a: [1, 2\n')).catch(
+      (e: unknown) => e,
+    )) as HangarError;
     expect(notYaml.message).toMatch(/is not YAML or JSON/);
   });
 
@@ -95,7 +104,9 @@ describe('worker config: flags > environment > config file > defaults', () => {
     worker?.configureOutput({ writeOut: (text) => (help += text) });
     worker?.outputHelp();
     expect(help).toMatch(/--config <file>/);
-    expect(help).toMatch(/highest first: flags \(and the variables a flag names, such as REDIS_URL\),\s+the HANGAR_\* environment, the --config file, then the defaults/);
+    expect(help).toMatch(
+      /highest first: flags \(and the variables a flag names, such as REDIS_URL\),\s+the HANGAR_\* environment, the --config file, then the defaults/,
+    );
     expect(help).toMatch(/--job-key-file <file>/);
     expect(help).toMatch(/--redis-tls-ca <file>[\s\S]*--redis-tls-cert <file>[\s\S]*--redis-tls-key <file>/);
   });

@@ -21,7 +21,11 @@ describe('redact: URL passwords hidden in any text', () => {
   });
 
   it('hides every URL inside a longer text, in JSON and in quotes, and leaves URLs without credentials alone', () => {
-    const line = JSON.stringify({ msg: 'x', url: 'redis://u:one@a:1', cause: "Redis at 'rediss://:two@b:2' failed" });
+    const line = JSON.stringify({
+      msg: 'x',
+      url: 'redis://u:one@a:1',
+      cause: "Redis at 'rediss://:two@b:2' failed",
+    });
     expect(redact(line)).toBe(
       JSON.stringify({ msg: 'x', url: 'redis://u:***@a:1', cause: "Redis at 'rediss://:***@b:2' failed" }),
     );

@@ -10,7 +10,11 @@ import { makeTempDir, type TempDir } from '../support/temp-dir.ts';
 
 const HEX_KEY = 'a1'.repeat(32);
 const OTHER_KEY = 'b2'.repeat(32);
-const place: SignedPlace = { queue: 'hangar:{host:h1}:host-h1', jobId: 'pause-sb-1-2-abcd1234', name: 'pause' };
+const place: SignedPlace = {
+  queue: 'hangar:{host:h1}:host-h1',
+  jobId: 'pause-sb-1-2-abcd1234',
+  name: 'pause',
+};
 const data = {
   payload: { op: 'pause', sandboxId: 'sb-1' },
   seq: 2,
@@ -46,7 +50,11 @@ describe('job signatures (HMAC-SHA-256 over data, name, id and queue)', () => {
 
   it('verifies its own signature after the data went through JSON, whatever the key order', () => {
     const signed = signJobData(key, place, data);
-    expect(signed.sig).toEqual({ alg: 'hmac-sha256', keyId: key.keyId, mac: expect.stringMatching(/^[\w-]{43}$/) });
+    expect(signed.sig).toEqual({
+      alg: 'hmac-sha256',
+      keyId: key.keyId,
+      mac: expect.stringMatching(/^[\w-]{43}$/),
+    });
     const reordered = Object.fromEntries(Object.entries(stored(signed)).reverse());
     expect(() => checkJobSignature(key, place, reordered)).not.toThrow();
   });
