@@ -1,5 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logging/logger.ts';
 import { redact } from '../../src/redis/redact.ts';
+import { makeTempDir } from '../support/temp-dir.ts';
 
 describe('redact: URL passwords hidden in any text', () => {
   it('hides the password of a URL and keeps the user, host, port and db', () => {
@@ -33,5 +37,27 @@ describe('redact: URL passwords hidden in any text', () => {
       'see http://127.0.0.1:3000/admin/queues and redis://h:1',
     );
     expect(redact('no url here: user:pw@host')).toBe('no url here: user:pw@host');
+  });
+
+  it('is applied to every line the process logger writes, whatever field or message holds the URL', async () => {
+    const dir = await makeTempDir('hangar-redact-log-');
+    try {
+      const path = join(dir.path, 'log.jsonl');
+      const log = createLogger({ level: 'info', destination: path });
+      const error = Object.assign(new Error('connect to redis://:p2@h:2 failed'), {
+        input: 'rediss://u:p3@h:3',
+      });
+      log.info({ url: 'redis://u:p1@h:1' }, 'talking to rediss://:p4@h:4');
+      log.error({ err: error }, 'failed');
+      await new Promise<void>((resolve, reject) =>
+        log.flush((failed) => (failed ? reject(failed) : resolve())),
+      );
+      const text = await readFile(path, 'utf8');
+      for (const password of ['p1', 'p2', 'p3', 'p4']) expect(text).not.toContain(`:${password}@`);
+      expect(text).toContain('redis://u:***@h:1');
+      expect(text).toContain('rediss://u:***@h:3');
+    } finally {
+      await dir.remove();
+    }
   });
 });
