@@ -42,9 +42,13 @@ export function parseRedisUrl(url: string): RedisTarget {
     });
   }
   const nodes = seeds.map((seed) => {
-    const at = /^\[?([^\]]+?)\]?:(\d+)$/.exec(seed);
+    const at = seed.includes('@') ? null : /^\[?([^\]]+?)\]?:(\d+)$/.exec(seed);
     if (at === null) {
-      throw new ValidationError(`redis url: cluster seed '${seed}' is not host:port`, { field: 'redisUrl' });
+      // A seed holding '@' is the tail of a password with an unencoded '@': never quote it.
+      const problem = seed.includes('@')
+        ? "its password holds an unencoded '@' (write it as %40)"
+        : `cluster seed '${seed}' is not host:port`;
+      throw new ValidationError(`redis url '${redact(url)}': ${problem}`, { field: 'redisUrl' });
     }
     return { host: at[1]!, port: Number(at[2]) };
   });

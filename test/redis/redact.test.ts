@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.ts';
+import { parseRedisUrl } from '../../src/redis/connections.ts';
 import { redact } from '../../src/redis/redact.ts';
 import { makeTempDir } from '../support/temp-dir.ts';
 
@@ -37,6 +38,16 @@ describe('redact: URL passwords hidden in any text', () => {
       'see http://127.0.0.1:3000/admin/queues and redis://h:1',
     );
     expect(redact('no url here: user:pw@host')).toBe('no url here: user:pw@host');
+  });
+
+  it('keeps passwords out of the errors a bad URL gets', () => {
+    expect(() => parseRedisUrl('redis://u:p@ss@h1:1,h2:2')).toThrow(
+      "redis url 'redis://u:***@h1:1,h2:2': its password holds an unencoded '@' (write it as %40)",
+    );
+    expect(() => parseRedisUrl('redis://u:secret@h1:1,h2')).toThrow(
+      "redis url 'redis://u:***@h1:1,h2': cluster seed 'h2' is not host:port",
+    );
+    expect(() => parseRedisUrl('http://u:secret@h1:1')).toThrow(/^redis url 'http:\/\/u:\*\*\*@h1:1' is not/);
   });
 
   it('is applied to every line the process logger writes, whatever field or message holds the URL', async () => {
