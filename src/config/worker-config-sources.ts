@@ -60,6 +60,23 @@ export function workerEnvSettings(env: NodeJS.ProcessEnv): Partial<WorkerConfigI
   return defined(entries) as Partial<WorkerConfigInput>;
 }
 
+/**
+ * Config fields from the environment (HANGAR_*, REDIS_URL), with the host id and Redis URL
+ * defaulted, for an app that embeds a worker; flags and a config file are the CLI's
+ * (resolveWorkerConfig).
+ */
+export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<WorkerConfigInput> {
+  const set = workerEnvSettings(env);
+  // HANGAR_VCPUS or HANGAR_MEMORY_MIB alone: the other keeps its default (the schema takes whole objects).
+  const capacity = set.capacity as { vcpus?: number; memoryMib?: number } | undefined;
+  return {
+    hostId: defaultHostId(),
+    redisUrl: DEFAULT_REDIS_URL,
+    ...set,
+    ...(capacity === undefined ? {} : { capacity: { vcpus: 64, memoryMib: 131_072, ...capacity } }),
+  };
+}
+
 /** This machine's host name as a host id (lower case, a-z 0-9 and -, at most 40). */
 export function defaultHostId(): string {
   return hostname()

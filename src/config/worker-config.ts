@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.ts';
 import { RedisTlsFiles } from '../redis/redis-tls.ts';
@@ -101,35 +100,4 @@ export function parseWorkerConfig(input: unknown): WorkerConfig {
   const parsed = WorkerConfig.safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod('worker config', parsed.error);
   return parsed.data;
-}
-
-/** Config fields from the environment (HANGAR_*, REDIS_URL); flags override them. */
-export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<WorkerConfigInput> {
-  const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-  const entries: Partial<WorkerConfigInput> = {
-    hostId:
-      env.HANGAR_HOST_ID ??
-      hostname()
-        .toLowerCase()
-        .replace(/[^a-z0-9-]/g, '-')
-        .slice(0, 40),
-    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    keyPrefix: env.HANGAR_KEY_PREFIX,
-    stateDir: env.HANGAR_STATE_DIR,
-    concurrency: number(env.HANGAR_CONCURRENCY),
-    vmm: env.HANGAR_VMM as WorkerConfigInput['vmm'],
-    disk: env.HANGAR_DISK as WorkerConfigInput['disk'],
-    poolSize: number(env.HANGAR_POOL_SIZE),
-    templatesFile: env.HANGAR_TEMPLATES,
-    diskReserveMib: number(env.HANGAR_DISK_RESERVE_MIB),
-    ...(env.HANGAR_VCPUS === undefined && env.HANGAR_MEMORY_MIB === undefined
-      ? {}
-      : {
-          capacity: {
-            vcpus: number(env.HANGAR_VCPUS) ?? 64,
-            memoryMib: number(env.HANGAR_MEMORY_MIB) ?? 131_072,
-          },
-        }),
-  };
-  return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined));
 }

@@ -1,11 +1,8 @@
 // What an app needs to embed a host worker: `import { HostWorker, parseWorkerConfig } from 'hangar/worker'`.
 // The worker drives VMMs, disks and network namespaces, so it runs as root on the host it serves.
-export {
-  parseWorkerConfig,
-  type WorkerConfig,
-  type WorkerConfigInput,
-  workerConfigFromEnv,
-} from '../config/worker-config.ts';
+export { parseWorkerConfig, type WorkerConfig, type WorkerConfigInput } from '../config/worker-config.ts';
+export { readWorkerConfigFile } from '../config/worker-config-file.ts';
+export { resolveWorkerConfig, workerConfigFromEnv } from '../config/worker-config-sources.ts';
 export { ErrorCode, HangarError, UnsignedJobError } from '../errors/index.ts';
 export { createLogger, type Logger } from '../logging/logger.ts';
 export { type JobKey, type JobKeyInput, parseJobKey } from '../signing/job-key.ts';

@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.ts';
 import { readWorkerConfigFile } from '../../src/config/worker-config-file.ts';
-import { defaultHostId, resolveWorkerConfig } from '../../src/config/worker-config-sources.ts';
+import {
+  defaultHostId,
+  resolveWorkerConfig,
+  workerConfigFromEnv,
+} from '../../src/config/worker-config-sources.ts';
 import { ErrorCode, HangarError } from '../../src/errors/index.ts';
 import { makeTempDir, type TempDir } from '../support/temp-dir.ts';
 
@@ -72,6 +76,15 @@ describe('worker config: flags > environment > config file > defaults', () => {
     expect(config.capacity).toEqual({ vcpus: 64, memoryMib: 131_072 });
     expect(config.redisTls).toBeUndefined();
     expect(config.jobKeyFile).toBeUndefined();
+  });
+
+  it('gives an embedding app the environment with the host id and Redis defaulted (workerConfigFromEnv)', () => {
+    expect(workerConfigFromEnv({ HANGAR_VCPUS: '4', HANGAR_NETWORK_PREFIX: 'hge' })).toEqual({
+      hostId: defaultHostId(),
+      redisUrl: 'redis://127.0.0.1:6379',
+      capacity: { vcpus: 4, memoryMib: 131_072 },
+      network: { prefix: 'hge' },
+    });
   });
 
   it('reads JSON too, and names the file and each bad field (unknown ones included)', async () => {
