@@ -6,6 +6,7 @@ import { redisAnswers } from '../../src/cli/commands/redis-ping.ts';
 import { parseWorkerConfig } from '../../src/config/worker-config.ts';
 import { type NetworkConfig, parseNetworkConfig } from '../../src/network/index.ts';
 import { HangarClient } from '../../src/producer/index.ts';
+import { redact } from '../../src/redis/redact.ts';
 import { CensusTaker, type PhaseCensus } from './census.ts';
 import type { DoubleEffects } from './double-effects.ts';
 import type { FinalDestroy } from './final-destroy.ts';
@@ -92,7 +93,8 @@ export async function runPhase(phase: 1 | 2, context: PhaseContext): Promise<Pha
   try {
     privateRedis = phase === 2 ? await PrivateRedis.start(join(runDir, 'redis')) : undefined;
     const redisUrl = privateRedis?.url ?? options.redisUrl;
-    if (!(await redisAnswers(redisUrl, 3_000))) throw new Error(`no Redis answers at ${redisUrl} (--redis)`);
+    if (!(await redisAnswers(redisUrl, 3_000)))
+      throw new Error(`no Redis answers at ${redact(redisUrl)} (--redis)`);
     worker = new WorkerSupervisor({
       hostId,
       stateDir,
@@ -115,7 +117,7 @@ export async function runPhase(phase: 1 | 2, context: PhaseContext): Promise<Pha
       label: [WORKLOAD_LABEL, String(phase)],
     });
     log(
-      `worker ${hostId} consuming (state ${stateDir}, network ${network.prefix}, ${redisUrl}, keys ${keyPrefix})`,
+      `worker ${hostId} consuming (state ${stateDir}, network ${network.prefix}, ${redact(redisUrl)}, keys ${keyPrefix})`,
     );
     const live = new Workload(client, tracker, {
       prng: context.prng.fork('workload'),

@@ -1,5 +1,7 @@
+import { inspect } from 'node:util';
 import { Command } from 'commander';
 import { HangarError } from '../errors/index.ts';
+import { redact } from '../redis/redact.ts';
 import { registerCreate } from './commands/create.ts';
 import { registerDashboard } from './commands/dashboard.ts';
 import { registerDemo } from './commands/demo.ts';
@@ -17,7 +19,10 @@ import { registerWorker } from './commands/worker.ts';
 
 const EXAMPLES = `
 Every command that talks to the fleet takes --redis <url> (env REDIS_URL, default
-redis://127.0.0.1:6379), --prefix <keyPrefix> (env HANGAR_KEY_PREFIX, default hangar) and --json.
+redis://127.0.0.1:6379; rediss:// for TLS, with --redis-tls-ca, --redis-tls-cert and
+--redis-tls-key or HANGAR_REDIS_TLS_CA/_CERT/_KEY), --prefix <keyPrefix> (env HANGAR_KEY_PREFIX,
+default hangar) and --json. Commands that enqueue jobs sign them with the fleet's job key:
+HANGAR_JOB_KEY (hex or base64) or --job-key-file <file>.
 
 Examples:
   $ hangar demo --once                    # the whole fleet on this machine: worker, dashboard, a tour
@@ -55,16 +60,16 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; a HangarError prints its code and message instead of a stack. */
+/**
+ * Runs the CLI; a HangarError prints its code and message instead of a stack. Anything else
+ * prints in full, with every URL's password hidden (a library's error may quote a Redis URL).
+ */
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
-    if (error instanceof HangarError) {
-      console.error(`hangar: ${error.code}: ${error.message}`);
-      process.exitCode = 1;
-      return;
-    }
-    throw error;
+    process.exitCode = 1;
+    if (error instanceof HangarError) console.error(`hangar: ${error.code}: ${redact(error.message)}`);
+    else console.error(redact(inspect(error)));
   }
 }

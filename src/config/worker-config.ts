@@ -1,6 +1,6 @@
-import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.ts';
+import { RedisTlsFiles } from '../redis/redis-tls.ts';
 import { RetentionPolicy } from '../state/retention-policy.ts';
 import { Identifier } from '../validation/identifiers.ts';
 
@@ -14,10 +14,18 @@ export const WorkerConfig = z
         /^rediss?(\+cluster)?:\/\//,
         'must be a redis:// or rediss:// URL (several host:port for a cluster)',
       ),
+    /** CA, client certificate and key files for a rediss:// server (paths; read at start). */
+    redisTls: RedisTlsFiles.optional(),
     keyPrefix: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,40}$/)
       .default('hangar'),
+    /**
+     * A file holding the fleet's job key (hex or base64, at least 32 bytes, mode 0600 or
+     * stricter). With a key the worker runs only jobs signed with it; HANGAR_JOB_KEY and
+     * --job-key-file win over this.
+     */
+    jobKeyFile: z.string().regex(/^\//, 'must be absolute').optional(),
     stateDir: z.string().regex(/^\//, 'must be absolute').default('/var/lib/hangar'),
     concurrency: z.number().int().min(1).max(256).default(8),
     /**
@@ -103,35 +111,4 @@ export function parseWorkerConfig(input: unknown): WorkerConfig {
   const parsed = WorkerConfig.safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod('worker config', parsed.error);
   return parsed.data;
-}
-
-/** Config fields from the environment (HANGAR_*, REDIS_URL); flags override them. */
-export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<WorkerConfigInput> {
-  const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-  const entries: Partial<WorkerConfigInput> = {
-    hostId:
-      env.HANGAR_HOST_ID ??
-      hostname()
-        .toLowerCase()
-        .replace(/[^a-z0-9-]/g, '-')
-        .slice(0, 40),
-    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    keyPrefix: env.HANGAR_KEY_PREFIX,
-    stateDir: env.HANGAR_STATE_DIR,
-    concurrency: number(env.HANGAR_CONCURRENCY),
-    vmm: env.HANGAR_VMM as WorkerConfigInput['vmm'],
-    disk: env.HANGAR_DISK as WorkerConfigInput['disk'],
-    poolSize: number(env.HANGAR_POOL_SIZE),
-    templatesFile: env.HANGAR_TEMPLATES,
-    diskReserveMib: number(env.HANGAR_DISK_RESERVE_MIB),
-    ...(env.HANGAR_VCPUS === undefined && env.HANGAR_MEMORY_MIB === undefined
-      ? {}
-      : {
-          capacity: {
-            vcpus: number(env.HANGAR_VCPUS) ?? 64,
-            memoryMib: number(env.HANGAR_MEMORY_MIB) ?? 131_072,
-          },
-        }),
-  };
-  return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined));
 }

@@ -7,6 +7,7 @@ import { ValidationError } from '../errors/index.ts';
 import { type Logger, silentLogger } from '../logging/logger.ts';
 import { KeySpace } from '../queues/names.ts';
 import { connectRedis, whenReady } from '../redis/connections.ts';
+import type { RedisTls } from '../redis/redis-tls.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { BasicAuthCredentials, basicAuth } from './basic-auth.ts';
 import { assertNotExposed } from './exposure.ts';
@@ -63,8 +64,10 @@ export interface Dashboard {
  * allowActions every request but GET and HEAD is refused (403). Throws DashboardExposedError
  * for a non-loopback host without basicAuth.
  */
-export async function startDashboard(input: DashboardOptionsInput & { logger?: Logger }): Promise<Dashboard> {
-  const { logger, ...rest } = input;
+export async function startDashboard(
+  input: DashboardOptionsInput & { logger?: Logger; redisTls?: RedisTls },
+): Promise<Dashboard> {
+  const { logger, redisTls, ...rest } = input;
   const parsed = DashboardOptions.safeParse(rest);
   if (!parsed.success) throw ValidationError.fromZod('dashboard options', parsed.error);
   const options = parsed.data;
@@ -72,7 +75,9 @@ export async function startDashboard(input: DashboardOptionsInput & { logger?: L
   const readOnly = !options.allowActions;
   const log = (logger ?? silentLogger).child({ component: 'dashboard' });
 
-  const redis = await whenReady(connectRedis(options.redisUrl, 'producer'));
+  const redis = await whenReady(
+    connectRedis(options.redisUrl, 'producer', redisTls === undefined ? {} : { tls: redisTls }),
+  );
   redis.on('error', (error) => log.warn({ err: error }, 'dashboard redis error'));
   const keys = new KeySpace(options.keyPrefix);
   const store = new FleetStore(redis, keys);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { parseWorkerConfig } from '../config/worker-config.ts';
 import { type Dashboard, PortInUseError, startDashboard } from '../dashboard/index.ts';
 import { defaultRunner } from '../exec/command-runner.ts';
@@ -35,7 +36,7 @@ export interface DemoFleetOptions {
 
 /**
  * Starts a worker (vmm 'ch-or-simulator': the real cloud-hypervisor when installed, else the simulator
- * with some latency), a client and the dashboard. What started is cleaned up if a later part fails.
+ * with some latency), a client and the dashboard; worker and client share a job key of the run's own. What started is cleaned up if a later part fails.
  */
 export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFleet> {
   const standIn = (await findChBinary()) === undefined;
@@ -51,11 +52,13 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
     network: options.network,
     vmmEnv: standIn ? { HANGAR_SIM_LATENCY: SIMULATOR_LATENCY } : {},
   });
-  const worker = await HostWorker.create(config, options.templates, { logger: options.logger });
+  // A job key made for the run: the tour's jobs are signed and the worker runs no other.
+  const jobKey = randomBytes(32);
+  const worker = await HostWorker.create(config, options.templates, { logger: options.logger, jobKey });
   let client: HangarClient | undefined;
   try {
     await worker.start();
-    client = await HangarClient.connect({ redisUrl: options.redisUrl, keyPrefix: options.keyPrefix });
+    client = await HangarClient.connect({ redisUrl: options.redisUrl, keyPrefix: options.keyPrefix, jobKey });
     const dashboard = await dashboardOnFreePort(options);
     return { worker, client, dashboard };
   } catch (error) {

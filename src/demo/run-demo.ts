@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { BOARD_PATH, FLEET_PATH } from '../dashboard/index.ts';
 import { IllegalStateError } from '../errors/index.ts';
 import type { Logger } from '../logging/logger.ts';
+import { redact } from '../redis/redact.ts';
 import { writeDemoTemplate } from '../templates/demo-template.ts';
 import { deletePrefixKeys } from './delete-keys.ts';
 import { cleanupHost, type DemoFleet, startDemoFleet } from './demo-fleet.ts';
@@ -46,7 +47,7 @@ export async function runDemo(options: DemoOptions): Promise<{ interrupted: bool
     );
   }
   const redis = await demoRedis(options.env === undefined ? {} : { env: options.env });
-  print(`Redis: ${redis.url} (${REDIS_SOURCES[redis.source]})`);
+  print(`Redis: ${redact(redis.url)} (${REDIS_SOURCES[redis.source]})`);
   const keyPrefix = `hangar-demo-${randomBytes(4).toString('hex')}`;
   const stateDir = await mkdtemp(join(tmpdir(), 'hangar-demo-'));
   print(`Key prefix: ${keyPrefix}   state dir: ${stateDir}`);

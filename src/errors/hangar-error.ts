@@ -17,6 +17,7 @@ export const ErrorCode = {
   Stalled: 'E_STALLED',
   Aborted: 'E_ABORTED',
   Incompatible: 'E_INCOMPATIBLE',
+  Unsigned: 'E_UNSIGNED',
   Internal: 'E_INTERNAL',
 } as const;
 
@@ -54,6 +55,7 @@ const PERMANENT: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.Superseded,
   ErrorCode.Stalled,
   ErrorCode.Incompatible,
+  ErrorCode.Unsigned,
 ]);
 
 /** Whether a code means "retrying cannot help": the input, the state or the host's room is wrong. */

@@ -11,5 +11,6 @@ export {
   StalledError,
   SupersededError,
   TimeoutError,
+  UnsignedJobError,
   ValidationError,
 } from './kinds.ts';

@@ -113,3 +113,13 @@ export class IncompatibleError extends HangarError {
     super(ErrorCode.Incompatible, message, { details });
   }
 }
+
+/**
+ * A job its worker cannot trust: unsigned, signed with another key, or its data, name, id
+ * or queue changed since it was signed. Never retried: the same bytes fail the same check.
+ */
+export class UnsignedJobError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.Unsigned, message, { details });
+  }
+}

@@ -14,6 +14,8 @@ import {
 import { type JobPayload, type JobPayloadInput, parsePayload } from '../queues/job-schemas.ts';
 import { KeySpace } from '../queues/names.ts';
 import { connectRedis, type RedisClient, whenReady } from '../redis/connections.ts';
+import type { RedisTls } from '../redis/redis-tls.ts';
+import { type JobKeyInput, parseJobKey } from '../signing/job-key.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import type { Placement } from '../state/job-sequences.ts';
 import type { HostHeartbeat, SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
@@ -30,10 +32,18 @@ import { tracedEnqueue } from './traced-enqueue.ts';
 
 /** How a client connects: the fleet's Redis (one server or a cluster's seeds) and key prefix. */
 export interface HangarClientOptions {
-  /** `redis://host:port`, or a Redis Cluster: `redis://h1:p1,h2:p2,...` (see parseRedisUrl). */
+  /** `redis://host:port`, or a Redis Cluster: `redis://h1:p1,h2:p2,...` (see parseRedisUrl); `rediss://` for TLS. */
   redisUrl: string;
   /** The fleet's key prefix (default 'hangar'): workers and clients of one fleet share it. */
   keyPrefix?: string;
+  /**
+   * The fleet's job key (hex or base64 text of at least 32 bytes, or the bytes): every job is
+   * signed with it, and workers given the key refuse jobs without a valid signature. Never
+   * read from the environment by the library; `hangar`'s commands read HANGAR_JOB_KEY.
+   */
+  jobKey?: JobKeyInput;
+  /** CA, client certificate and key (PEM) for a rediss:// server that needs them. */
+  redisTls?: RedisTls;
   logger?: Logger;
 }
 
@@ -112,7 +122,10 @@ export class HangarClient {
     this.#subscriber = subscriber;
     this.#log = options.logger ?? silentLogger;
     this.#store = new FleetStore(redis, this.#keys, { logger: this.#log });
-    this.#submitter = new JobSubmitter(this.#store, this.#keys.keyPrefix, this.#clientId, this.#log, tracing);
+    this.#submitter = new JobSubmitter(this.#store, this.#keys.keyPrefix, this.#clientId, this.#log, {
+      tracing,
+      jobKey: options.jobKey === undefined ? undefined : parseJobKey(options.jobKey, 'jobKey'),
+    });
     this.#waiter = new OutcomeWaiter(
       subscriber,
       this.#store,
@@ -133,8 +146,11 @@ export class HangarClient {
    * that enqueues a job is the root of a trace that the job's worker continues.
    */
   static async connect(options: HangarClientOptions): Promise<HangarClient> {
+    // A bad key is the caller's mistake: say so before connecting to anything.
+    if (options.jobKey !== undefined) parseJobKey(options.jobKey, 'jobKey');
     const tracing = await startTracing('hangar-client');
-    const connection = connectRedis(options.redisUrl, 'producer');
+    const tls = { ...(options.redisTls === undefined ? {} : { tls: options.redisTls }) };
+    const connection = connectRedis(options.redisUrl, 'producer', tls);
     const redis = await whenReady(connection).catch((error: unknown) => {
       connection.disconnect();
       throw error;
@@ -142,7 +158,7 @@ export class HangarClient {
     // Every connection has an error listener: a Redis restart is logged, never an unhandled error.
     const log = options.logger ?? silentLogger;
     redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
-    const subscriber = connectRedis(options.redisUrl, 'blocking');
+    const subscriber = connectRedis(options.redisUrl, 'blocking', tls);
     return new HangarClient(options, redis, subscriber, tracing);
   }
 
@@ -337,7 +353,11 @@ export class HangarClient {
    * only new ones), until `signal` aborts. Each iterator holds its own connection until it ends.
    */
   async *events(options: EventsOptions = {}): AsyncGenerator<PositionedEvent> {
-    const reader = connectRedis(this.#options.redisUrl, 'blocking');
+    const reader = connectRedis(
+      this.#options.redisUrl,
+      'blocking',
+      this.#options.redisTls === undefined ? {} : { tls: this.#options.redisTls },
+    );
     reader.on('error', (error) => this.#log.warn({ err: error }, 'event reader connection error'));
     this.#readers.add(reader);
     // An abort ends a blocking read at once instead of at its timeout.

@@ -27,6 +27,8 @@ export type {
   SnapshotResult,
   StateResult,
 } from '../queues/job-results.ts';
+export type { RedisTls } from '../redis/redis-tls.ts';
+export type { JobKeyInput } from '../signing/job-key.ts';
 export type { HostHeartbeat, SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
 export {
   type CallOptions,

@@ -5,6 +5,8 @@ import type { Logger } from '../logging/logger.ts';
 import { DEFAULT_JOB_OPTIONS } from '../queues/job-options.ts';
 import type { JobData, JobPayload } from '../queues/job-schemas.ts';
 import { hostPrefix, hostQueueName } from '../queues/names.ts';
+import type { JobKey } from '../signing/job-key.ts';
+import { queueAddress, signJobData } from '../signing/job-signature.ts';
 import { type FleetStore, OUTCOME_TTL_SECONDS } from '../state/fleet-store.ts';
 import type { HostRoom, JobRef, Placement, Refusal } from '../state/job-sequences.ts';
 import type { Tracing } from '../tracing/start-tracing.ts';
@@ -34,14 +36,22 @@ export class JobSubmitter {
   readonly #clientId: string;
   readonly #log: Logger;
   readonly #tracing: Tracing | undefined;
+  readonly #jobKey: JobKey | undefined;
   readonly #queues = new Map<string, Queue>();
 
-  constructor(store: FleetStore, keyPrefix: string, clientId: string, log: Logger, tracing?: Tracing) {
+  constructor(
+    store: FleetStore,
+    keyPrefix: string,
+    clientId: string,
+    log: Logger,
+    options: { tracing?: Tracing | undefined; jobKey?: JobKey | undefined } = {},
+  ) {
     this.#store = store;
     this.#keyPrefix = keyPrefix;
     this.#clientId = clientId;
     this.#log = log;
-    this.#tracing = tracing;
+    this.#tracing = options.tracing;
+    this.#jobKey = options.jobKey;
   }
 
   /** Enqueues a job on an existing sandbox (pause, resume, snapshot, destroy). */
@@ -146,7 +156,7 @@ export class JobSubmitter {
       mode: { kind: 'host' },
     });
     if (answer.kind !== 'ok') throw refusalError(payload, answer as Refusal);
-    return { ref: answer.ref, data: this.dataOf(payload, answer.ref.seq) };
+    return { ref: answer.ref, data: this.dataOf(answer.ref, payload) };
   }
 
   /**
@@ -179,15 +189,29 @@ export class JobSubmitter {
     });
   }
 
-  /** The data a job is added with. */
-  dataOf(payload: JobPayload, seq: number, idempotencyKey?: string): JobData {
-    return {
+  /** The data a job is added with, signed for its id and host queue when the client has a job key. */
+  dataOf(ref: JobRef, payload: JobPayload, idempotencyKey?: string): JobData {
+    const data: JobData = {
       payload,
-      seq,
+      seq: ref.seq,
       requestedAt: new Date().toISOString(),
       replyTo: this.#clientId,
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     };
+    return this.signed(
+      { hostId: ref.hostId, queue: hostQueueName(ref.hostId), jobId: ref.jobId, name: payload.op },
+      data,
+    );
+  }
+
+  /** Signs a job's data for its place (unchanged when the client has no job key). */
+  signed<D extends Record<string, unknown>>(
+    place: { hostId: string; queue: string; jobId: string; name: string },
+    data: D,
+  ): D {
+    if (this.#jobKey === undefined) return data;
+    const queue = queueAddress(hostPrefix(this.#keyPrefix, place.hostId), place.queue);
+    return signJobData(this.#jobKey, { queue, jobId: place.jobId, name: place.name }, data);
   }
 
   /** The queue of a host (made once per client, on the host's slot). */
@@ -250,7 +274,7 @@ export class JobSubmitter {
     placedWith?: { vcpus: number; memoryMib: number },
   ): Promise<void> {
     try {
-      await this.queueFor(ref.hostId).add(payload.op, this.dataOf(payload, ref.seq, idempotencyKey), {
+      await this.queueFor(ref.hostId).add(payload.op, this.dataOf(ref, payload, idempotencyKey), {
         jobId: ref.jobId,
       });
     } catch (error) {

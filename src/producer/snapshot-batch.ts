@@ -5,6 +5,7 @@ import { DEFAULT_JOB_OPTIONS } from '../queues/job-options.ts';
 import { type BatchResult, BatchResult as BatchResultSchema } from '../queues/job-results.ts';
 import { parsePayload } from '../queues/job-schemas.ts';
 import { BATCH_QUEUE, FLEET_HOME, hostPrefix, hostQueueName } from '../queues/names.ts';
+import { JobSignature } from '../signing/job-signature.ts';
 import { RetentionPolicy } from '../state/retention-policy.ts';
 import { Identifier } from '../validation/identifiers.ts';
 import { internalsOf } from './client-internals.ts';
@@ -44,6 +45,8 @@ export const BatchParentData = z.object({
   concurrencyPerHost: z.number().int(),
   /** The client that started the batch: its own channel hears the batch's end. */
   replyTo: z.string().optional(),
+  /** The producer's signature, as a host job's (see job-signature.ts). */
+  sig: JobSignature.optional(),
 });
 
 /** A batch in flight: its id, the sandboxes it covers, and its parent job. */
@@ -54,6 +57,9 @@ export interface BatchHandle {
   /** The batch's own job: its result lists every snapshot and every failure. */
   parent: JobHandle<BatchResult>;
 }
+
+/** The name of a batch's parent jobs. */
+export const BATCH_PARENT_NAME = 'snapshot-batch';
 
 /** The parent job of every host's part of a batch (one per host, each on its host's slot). */
 export function batchParentJobId(batchId: string): string {
@@ -131,15 +137,20 @@ export async function snapshotBatch(
       const prefix = hostPrefix(keys.keyPrefix, hostId);
       try {
         await flows.add({
-          name: 'snapshot-batch',
+          name: BATCH_PARENT_NAME,
           queueName: BATCH_QUEUE,
           prefix,
-          data: {
-            batchId,
-            total: chosen.length,
-            concurrencyPerHost: options.concurrencyPerHost,
-            replyTo: clientId,
-          },
+          // Signed like every job (the batch worker checks it): a forged parent runs no VM
+          // step, but it could give this host's part of the batch's result first.
+          data: submitter.signed(
+            { hostId, queue: BATCH_QUEUE, jobId: batchParentJobId(batchId), name: BATCH_PARENT_NAME },
+            {
+              batchId,
+              total: chosen.length,
+              concurrencyPerHost: options.concurrencyPerHost,
+              replyTo: clientId,
+            },
+          ),
           opts: { ...DEFAULT_JOB_OPTIONS, jobId: batchParentJobId(batchId) },
           children: jobs.map((job) => ({
             name: 'snapshot',

@@ -9,6 +9,9 @@ import type { CallOptions, HangarClient } from './hangar-client.ts';
 import type { JobHandle } from './job-handle.ts';
 import { newId } from './new-id.ts';
 
+/** The name of a group's coordinator job. */
+export const GROUP_JOB_NAME = 'snapshot-group';
+
 /** A group snapshot in flight: its id, its members' snapshot ids, and its coordinator's job. */
 export interface GroupHandle {
   groupId: string;
@@ -35,7 +38,7 @@ export async function snapshotGroup(
     });
   }
   const groupId = Identifier.parse(options.groupId ?? newId('group'));
-  const { store, keys, clientId, handle } = internalsOf(client);
+  const { store, keys, clientId, handle, submitter } = internalsOf(client);
   const members = [];
   for (const sandboxId of sandboxIds) {
     const record = await client.get(sandboxId);
@@ -62,9 +65,19 @@ export async function snapshotGroup(
   });
   queue.on('error', () => undefined);
   const jobId = `group-${groupId}`;
+  // Signed like every job, members included: the coordinator enqueues signed jobs for them,
+  // so a forged group (or a group record changed in Redis) must not reach it.
+  const data = submitter.signed(
+    { hostId: coordinatorHost, queue: GROUP_QUEUE, jobId, name: GROUP_JOB_NAME },
+    {
+      groupId,
+      replyTo: clientId,
+      members: group.members.map((m) => ({ sandboxId: m.sandboxId, snapshotId: m.snapshotId })),
+    },
+  );
   try {
     // The same job id for a repeated call: BullMQ adds it once.
-    await queue.add('snapshot-group', { groupId, replyTo: clientId }, { ...DEFAULT_JOB_OPTIONS, jobId });
+    await queue.add(GROUP_JOB_NAME, data, { ...DEFAULT_JOB_OPTIONS, jobId });
   } finally {
     await queue.close();
   }

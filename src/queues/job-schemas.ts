@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors/index.ts';
+import { JobSignature } from '../signing/job-signature.ts';
 import { Identifier } from '../validation/identifiers.ts';
 
 const LabelKey = z
@@ -95,6 +96,8 @@ export const JobData = z
       .string()
       .regex(/^[a-z0-9-]{1,40}$/)
       .optional(),
+    /** The producer's signature over this data, the job's name, id and queue (see job-signature.ts). */
+    sig: JobSignature.optional(),
   })
   .strict();
 

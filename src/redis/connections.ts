@@ -1,5 +1,9 @@
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import { ValidationError } from '../errors/index.ts';
+import { redact } from './redact.ts';
+import type { RedisTls } from './redis-tls.ts';
+
+export { redact } from './redact.ts';
 
 /** A connection to one Redis or to a Redis Cluster; hangar's code takes either. */
 export type RedisClient = Redis | Cluster;
@@ -38,9 +42,13 @@ export function parseRedisUrl(url: string): RedisTarget {
     });
   }
   const nodes = seeds.map((seed) => {
-    const at = /^\[?([^\]]+?)\]?:(\d+)$/.exec(seed);
+    const at = seed.includes('@') ? null : /^\[?([^\]]+?)\]?:(\d+)$/.exec(seed);
     if (at === null) {
-      throw new ValidationError(`redis url: cluster seed '${seed}' is not host:port`, { field: 'redisUrl' });
+      // A seed holding '@' is the tail of a password with an unencoded '@': never quote it.
+      const problem = seed.includes('@')
+        ? "its password holds an unencoded '@' (write it as %40)"
+        : `cluster seed '${seed}' is not host:port`;
+      throw new ValidationError(`redis url '${redact(url)}': ${problem}`, { field: 'redisUrl' });
     }
     return { host: at[1]!, port: Number(at[2]) };
   });
@@ -59,26 +67,53 @@ export function isClusterUrl(url: string): boolean {
   return parseRedisUrl(url).kind === 'cluster';
 }
 
-/** Opens a connection for `role` to `url` (see parseRedisUrl for the forms). */
-export function connectRedis(url: string, role: RedisRole): RedisClient {
+/** How to connect besides the URL: TLS material for a rediss:// server that needs more than Node's roots. */
+export interface RedisConnectOptions {
+  tls?: RedisTls;
+}
+
+/**
+ * Opens a connection for `role` to `url` (see parseRedisUrl for the forms). TLS material
+ * (a CA, a client certificate and key) needs a rediss:// URL: with redis:// it would be
+ * ignored by the URL's scheme or silently turn TLS on, and either surprises someone.
+ */
+export function connectRedis(url: string, role: RedisRole, options: RedisConnectOptions = {}): RedisClient {
   const target = parseRedisUrl(url);
+  const tls = tlsOptions(url, options.tls);
   const base: RedisOptions = { lazyConnect: false, connectionName: `hangar-${role}` };
   const perRole: RedisOptions =
     role === 'producer'
       ? { maxRetriesPerRequest: 3, enableOfflineQueue: false }
       : { maxRetriesPerRequest: null };
-  if (target.kind === 'single') return new Redis(url, { ...base, ...perRole });
+  try {
+    if (target.kind === 'single') return new Redis(url, { ...base, ...perRole, ...(tls ? { tls } : {}) });
+  } catch {
+    // ioredis parses the URL with WHATWG URL, whose error carries the whole URL as `input`.
+    throw new ValidationError(`redis url '${redact(url)}' does not parse`, { field: 'redisUrl' });
+  }
   return new Cluster(target.nodes, {
     redisOptions: {
       ...base,
       ...perRole,
       ...(target.username === undefined ? {} : { username: target.username }),
       ...(target.password === undefined ? {} : { password: target.password }),
-      ...(target.tls ? { tls: {} } : {}),
+      ...(target.tls ? { tls: tls ?? {} } : {}),
     },
     // A producer fails fast; everyone else waits for the cluster to come back.
     enableOfflineQueue: role !== 'producer',
   });
+}
+
+/** ioredis's `tls` for a connection: the material given, checked against the URL's scheme. */
+export function tlsOptions(url: string, tls: RedisTls | undefined): RedisTls | undefined {
+  if (tls === undefined || Object.keys(tls).length === 0) return undefined;
+  if (!/^rediss(\+cluster)?:\/\//.test(url)) {
+    throw new ValidationError(
+      `Redis TLS files were given but the url '${redact(url)}' is not rediss://: use rediss:// for TLS`,
+      { field: 'redisUrl' },
+    );
+  }
+  return tls;
 }
 
 /** Waits until a connection is ready (producers start with the offline queue off). */
@@ -102,9 +137,4 @@ export async function whenReady<T extends RedisClient>(redis: T): Promise<T> {
 /** The masters a connection writes to: the one server, or every master of a cluster. */
 export function mastersOf(redis: RedisClient): Redis[] {
   return redis instanceof Cluster ? redis.nodes('master') : [redis];
-}
-
-/** A URL with its password hidden, for logs and errors. */
-export function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

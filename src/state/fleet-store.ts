@@ -197,9 +197,23 @@ export class FleetStore {
     return this.snapshots.list(query, limit);
   }
 
-  async putOutcome(home: OutcomeHome, jobId: string, outcome: JobOutcome): Promise<void> {
+  /**
+   * Writes a job's outcome; with `ifNone`, only where the job has none yet (a refused job must
+   * not overwrite the outcome of a real job whose id it reused). Whether it was written.
+   */
+  async putOutcome(
+    home: OutcomeHome,
+    jobId: string,
+    outcome: JobOutcome,
+    options: { ifNone?: boolean } = {},
+  ): Promise<boolean> {
     const checked = JobOutcome.parse(outcome);
-    await this.redis.set(this.keys.outcome(home, jobId), JSON.stringify(checked), 'EX', OUTCOME_TTL_SECONDS);
+    const key = this.keys.outcome(home, jobId);
+    const json = JSON.stringify(checked);
+    const written = options.ifNone
+      ? await this.redis.set(key, json, 'EX', OUTCOME_TTL_SECONDS, 'NX')
+      : await this.redis.set(key, json, 'EX', OUTCOME_TTL_SECONDS);
+    return written === 'OK';
   }
 
   async getOutcome(home: OutcomeHome, jobId: string): Promise<JobOutcome | undefined> {

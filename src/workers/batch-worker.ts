@@ -2,14 +2,20 @@ import { type Job, Worker } from 'bullmq';
 import type { Logger } from '../logging/logger.ts';
 import { BATCH_QUEUE, hostPrefix } from '../queues/names.ts';
 import type { RedisClient } from '../redis/connections.ts';
+import type { JobKey } from '../signing/job-key.ts';
+import { checkJobSignature, queueAddress } from '../signing/job-signature.ts';
 import type { BatchPart } from '../state/batch-store.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
+import { errorInfo, toJobError } from './error-policy.ts';
 
 /**
  * Consumes this host's batch queue: a parent runs once every snapshot child of this host
  * has finished (failed children are ignored unless the batch was fail-fast) and gives this
  * host's part of the result to the batch's record on the fleet's slot; the part that
  * completes the batch writes its outcome and announces `batch.completed` once.
+ * With a job key a parent must be signed like any job: a forged one runs no VM step (its
+ * children, the snapshots, are checked on the host queue), but it could give this host's
+ * part of a batch's result before the real parent does.
  */
 export function startBatchWorker(options: {
   connection: RedisClient;
@@ -17,11 +23,22 @@ export function startBatchWorker(options: {
   store: FleetStore;
   log: Logger;
   hostId: string;
+  jobKey?: JobKey | undefined;
 }): Worker {
-  const { store, log, hostId } = options;
+  const { store, log, hostId, jobKey } = options;
+  const prefix = hostPrefix(options.keyPrefix, hostId);
+  const queue = queueAddress(prefix, BATCH_QUEUE);
   const worker = new Worker(
     BATCH_QUEUE,
     async (job: Job) => {
+      if (jobKey !== undefined) {
+        try {
+          checkJobSignature(jobKey, { queue, jobId: job.id!, name: job.name }, job.data);
+        } catch (error) {
+          log.warn({ jobId: job.id, name: job.name, ...errorInfo(error) }, 'batch parent refused');
+          throw toJobError(error);
+        }
+      }
       const batchId = String(job.data.batchId);
       const values = await job.getChildrenValues();
       const failures = await job.getIgnoredChildrenFailures();
@@ -51,7 +68,7 @@ export function startBatchWorker(options: {
     },
     {
       connection: options.connection,
-      prefix: hostPrefix(options.keyPrefix, hostId),
+      prefix,
       concurrency: 4,
     },
   );

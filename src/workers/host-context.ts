@@ -5,6 +5,7 @@ import type { EventPublisher } from '../events/event-publisher.ts';
 import type { OutboxForwarder } from '../events/outbox-forwarder.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { NetworkConfig, SlotClaims, SlotPool } from '../network/index.ts';
+import type { JobKey } from '../signing/job-key.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
 import type { HostLedger } from '../state/host-ledger.ts';
 import type { RetentionPolicy } from '../state/retention-policy.ts';
@@ -70,6 +71,8 @@ export interface HostContext {
   vms: VmRegistry;
   /** Extra environment for VMM processes (the simulator's latency and fault knobs). */
   vmmEnv: Record<string, string>;
+  /** The fleet's job key: when set, a job runs only with a valid signature (see job-signature.ts). */
+  jobKey: JobKey | undefined;
   /** How long a destroyed or failed sandbox's record is kept. */
   retentionSeconds: number;
   /** The job order this worker knows without asking Redis. */

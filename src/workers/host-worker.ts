@@ -18,7 +18,10 @@ import { HangarClient } from '../producer/hangar-client.ts';
 import { DEFAULT_WORKER_OPTIONS } from '../queues/job-options.ts';
 import { JobData } from '../queues/job-schemas.ts';
 import { BATCH_QUEUE, GROUP_QUEUE, hostPrefix, hostQueueName, KeySpace } from '../queues/names.ts';
-import { connectRedis, type RedisClient } from '../redis/connections.ts';
+import { connectRedis, type RedisClient, type RedisConnectOptions } from '../redis/connections.ts';
+import { readRedisTls } from '../redis/redis-tls.ts';
+import { type JobKey, type JobKeyInput, parseJobKey } from '../signing/job-key.ts';
+import { readJobKeyFile } from '../signing/job-key-file.ts';
 import { FleetStore } from '../state/fleet-store.ts';
 import { HostLedger } from '../state/host-ledger.ts';
 import type { HostLease } from '../state/host-registry.ts';
@@ -72,6 +75,7 @@ export class HostWorker {
   readonly #capacity: { vcpus: number; memoryMib: number; slots: number };
   readonly #lease: HostLease;
   readonly #tracing: Tracing | undefined;
+  readonly #connect: RedisConnectOptions;
   #lock: StateDirLock | undefined;
   #worker: Worker | undefined;
   #batchWorker: Worker | undefined;
@@ -91,9 +95,11 @@ export class HostWorker {
     mutex: KeyedMutex,
     queue: Queue,
     tracing: Tracing | undefined,
+    connect: RedisConnectOptions,
   ) {
     this.config = config;
     this.#tracing = tracing;
+    this.#connect = connect;
     this.ctx = ctx;
     this.#redis = redis;
     this.#mutex = mutex;
@@ -110,21 +116,31 @@ export class HostWorker {
   /**
    * Builds the host's context (backend, disks, network, ledger, records) without starting
    * anything. `instruments` observe jobs, steps and host notes (WorkerMetrics, say); when the
-   * OTEL_* environment turns tracing on, the worker also traces its jobs and steps.
+   * OTEL_* environment turns tracing on, the worker also traces its jobs and steps. The job
+   * key is `options.jobKey`, else the file `config.jobKeyFile` names; without either the
+   * worker runs unsigned jobs (and says so at start).
    */
   static async create(
     config: WorkerConfig,
     templates: TemplateCatalog,
-    options: { logger?: Logger; instruments?: readonly JobInstrument[] } = {},
+    options: { logger?: Logger; instruments?: readonly JobInstrument[]; jobKey?: JobKeyInput } = {},
   ): Promise<HostWorker> {
     const log = (options.logger ?? silentLogger).child({ hostId: config.hostId });
     const paths = new HostPaths(config.stateDir);
+    const jobKey: JobKey | undefined =
+      options.jobKey !== undefined
+        ? parseJobKey(options.jobKey, 'jobKey')
+        : config.jobKeyFile === undefined
+          ? undefined
+          : await readJobKeyFile(config.jobKeyFile);
+    const tls = await readRedisTls(config.redisTls);
+    const connect: RedisConnectOptions = tls === undefined ? {} : { tls };
     const tracing = await startTracing('hangar-worker');
     const instrument = combineInstruments([
       ...(tracing === undefined ? [] : [jobTracing(tracing)]),
       ...(options.instruments ?? []),
     ]);
-    const redis = connectRedis(config.redisUrl, 'worker');
+    const redis = connectRedis(config.redisUrl, 'worker', connect);
     redis.on('error', (error) => {
       instrument.note?.({ kind: 'redis-error' });
       log.warn({ err: error }, 'redis connection error');
@@ -171,6 +187,7 @@ export class HostWorker {
       paths,
       vms,
       vmmEnv: config.vmmEnv,
+      jobKey,
       retentionSeconds: config.retentionDays * 24 * 3600,
       admission: new HostAdmission({
         ...config.capacity,
@@ -194,7 +211,7 @@ export class HostWorker {
     const ctx = parts as HostContext;
     ctx.pool = new VmPool(ctx, poolTargets(config), { concurrency: config.poolConcurrency });
     const onCrash = createCrashHandler(ctx, mutex, config.crashPolicy as CrashPolicy);
-    const worker = new HostWorker(config, ctx, redis, mutex, queue, tracing);
+    const worker = new HostWorker(config, ctx, redis, mutex, queue, tracing, connect);
     ctx.capacityFreed = () => worker.#beatSoon();
     return worker;
   }
@@ -233,6 +250,13 @@ export class HostWorker {
 
   async #startHeld(): Promise<void> {
     const { ctx, config } = this;
+    if (ctx.jobKey === undefined) {
+      ctx.log.warn(
+        'no job key (HANGAR_JOB_KEY, --job-key-file or jobKeyFile): this worker runs unsigned jobs, so anyone who can write to its Redis can run jobs on this host as root',
+      );
+    } else {
+      ctx.log.info({ keyId: ctx.jobKey.keyId }, 'jobs must be signed with the job key');
+    }
     await ensureHostNetwork(ctx.network);
     await takeBackOrphans(this.#queue, ctx.log);
     const batchQueue = new Queue(BATCH_QUEUE, {
@@ -266,7 +290,7 @@ export class HostWorker {
     );
     // Records written while Redis was away (or lost with it) come back from the ledger.
     this.#redis.on('ready', () => void this.#maintain());
-    const connection = connectRedis(config.redisUrl, 'worker');
+    const connection = connectRedis(config.redisUrl, 'worker', this.#connect);
     connection.on('error', (error) => {
       ctx.instrument.note?.({ kind: 'redis-error' });
       ctx.log.warn({ err: error }, 'redis connection error');
@@ -296,12 +320,15 @@ export class HostWorker {
       store: ctx.store,
       log: ctx.log,
       hostId: ctx.hostId,
+      jobKey: ctx.jobKey,
     });
-    // Group coordinators enqueue their members' jobs as any producer does.
+    // Group coordinators enqueue their members' jobs as any producer does (signed, over TLS).
     this.#client = await HangarClient.connect({
       redisUrl: config.redisUrl,
       keyPrefix: config.keyPrefix,
       logger: ctx.log,
+      ...(ctx.jobKey === undefined ? {} : { jobKey: ctx.jobKey }),
+      ...(this.#connect.tls === undefined ? {} : { redisTls: this.#connect.tls }),
     });
     this.#groupWorker = startGroupWorker({
       connection,
@@ -310,6 +337,7 @@ export class HostWorker {
       store: ctx.store,
       client: this.#client,
       log: ctx.log,
+      jobKey: ctx.jobKey,
     });
     ctx.pool.start();
     ctx.log.info({ queue: hostQueueName(config.hostId), concurrency: config.concurrency }, 'worker started');

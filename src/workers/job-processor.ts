@@ -2,8 +2,9 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { SupersededError, ValidationError } from '../errors/index.ts';
 import { applyJobPolicy } from '../queues/job-options.ts';
 import { RESULT_SCHEMAS } from '../queues/job-results.ts';
-import type { JobData } from '../queues/job-schemas.ts';
-import { parseJobData } from '../queues/job-schemas.ts';
+import { JobData, parseJobData } from '../queues/job-schemas.ts';
+import { hostPrefix, hostQueueName } from '../queues/names.ts';
+import { checkJobSignature, queueAddress } from '../signing/job-signature.ts';
 import type { GateAnswer } from '../state/job-sequences.ts';
 import type { JobOutcome } from '../state/record-schemas.ts';
 import { BatchGate } from './batch-gate.ts';
@@ -26,10 +27,12 @@ const ORDERING_RECHECK_MS = 500;
 
 /**
  * The BullMQ processor of a host queue: validates the job (its name must be its payload's
- * op; attempts and backoff are the worker's own), keeps each sandbox's jobs in enqueue
- * order and one at a time, runs the operation, and records and publishes the outcome.
+ * op; with a job key, its signature must be good; attempts and backoff are the worker's
+ * own), keeps each sandbox's jobs in enqueue order and one at a time, runs the operation,
+ * and records and publishes the outcome.
  */
 export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches = new BatchGate()) {
+  const queue = queueAddress(hostPrefix(ctx.store.keys.keyPrefix, ctx.hostId), hostQueueName(ctx.hostId));
   return async (job: Job, token?: string): Promise<Record<string, unknown>> => {
     let data: JobData;
     try {
@@ -42,6 +45,9 @@ export function createJobProcessor(ctx: HostContext, mutex: KeyedMutex, batches 
           },
         );
       }
+      // The raw data, as read back from Redis: what was signed, before any default is filled in.
+      if (ctx.jobKey !== undefined)
+        checkJobSignature(ctx.jobKey, { queue, jobId: job.id!, name: job.name }, job.data);
     } catch (error) {
       // An untrusted job changes nothing: no sequence, no record; only its own outcome.
       await rejectInvalid(ctx, job, error);
@@ -170,17 +176,30 @@ async function answerFinished(ctx: HostContext, job: FinishingJob): Promise<Reco
 
 async function rejectInvalid(ctx: HostContext, job: Job, error: unknown): Promise<void> {
   const info = errorInfo(error);
-  await ctx.store.putOutcome(ctx.hostId, job.id!, failedOutcome(info));
-  await ctx.events.publish({
-    type: 'job.failed',
-    at: new Date().toISOString(),
-    hostId: ctx.hostId,
-    jobId: job.id!,
-    op: job.name,
-    error: info,
-    willRetry: false,
-    attempt: job.attemptsMade + 1,
-  });
+  ctx.log.warn({ jobId: job.id, name: job.name, code: info.code, reason: info.message }, 'job refused');
+  // Only where the job has no outcome yet: a refused job may have reused the id of a real
+  // one (Bull Board's add takes any id once BullMQ dropped the completed job).
+  if (!(await ctx.store.putOutcome(ctx.hostId, job.id!, failedOutcome(info), { ifNone: true }))) return;
+  // The enqueuing client, when the data names one, hears it at once instead of at its next re-read.
+  const replyTo = replyToOf(job.data);
+  await ctx.events.publish(
+    {
+      type: 'job.failed',
+      at: new Date().toISOString(),
+      hostId: ctx.hostId,
+      jobId: job.id!,
+      op: job.name,
+      error: info,
+      willRetry: false,
+      attempt: job.attemptsMade + 1,
+    },
+    replyTo === undefined ? [] : [ctx.store.keys.fleet.replyChannel(replyTo)],
+  );
+}
+
+function replyToOf(data: unknown): string | undefined {
+  const parsed = JobData.shape.replyTo.safeParse((data as { replyTo?: unknown } | null)?.replyTo);
+  return parsed.success ? parsed.data : undefined;
 }
 
 // A create or restore that failed for good leaves a `failed` record (its resources rolled back);

@@ -52,12 +52,19 @@ describe('docker-compose.yml and docker/Dockerfile', () => {
     expect(redis?.volumes?.[0]).toMatch(/^redis-data:\/data$/);
 
     expect(worker?.build).toEqual({ context: '.', dockerfile: 'docker/Dockerfile' });
-    expect(worker?.command).toEqual(['node', 'bin/hangar.ts', 'worker']);
+    expect(worker?.command).toEqual([
+      'node',
+      'bin/hangar.ts',
+      'worker',
+      '--config',
+      '/etc/hangar/worker.yaml',
+    ]);
     expect(worker?.privileged).toBe(true);
     expect(worker?.network_mode).toBe('host');
     expect(worker?.devices).toContain('/dev/kvm:/dev/kvm');
     expect(worker?.volumes).toContain('hangar-state:/var/lib/hangar');
-    expect(worker?.environment?.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    // Redis and the state dir are in the mounted config file (test/deploy/deploy-files.test.ts).
+    expect(worker?.environment?.HANGAR_JOB_KEY).toMatch(/^\$\{HANGAR_JOB_KEY:\?/);
 
     expect(dashboard?.image).toBe(worker?.image);
     expect(dashboard?.command).toEqual([

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseWorkerConfig, type WorkerConfigInput } from '../../src/config/worker-config.ts';
-import { createLogger } from '../../src/logging/logger.ts';
+import { createLogger, type Logger } from '../../src/logging/logger.ts';
 import { removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
-import { HangarClient } from '../../src/producer/hangar-client.ts';
+import { HangarClient, type HangarClientOptions } from '../../src/producer/hangar-client.ts';
+import type { JobKeyInput } from '../../src/signing/job-key.ts';
 import { TemplateCatalog } from '../../src/templates/template-catalog.ts';
 import { HostWorker } from '../../src/workers/host-worker.ts';
 import type { JobInstrument } from '../../src/workers/job-instruments.ts';
@@ -53,8 +54,12 @@ export interface TestFleet {
   workers: HostWorker[];
   keyPrefix: string;
   dir: TempDir;
-  /** Starts another worker for `hostId` (a restart after a kill, say). */
-  startWorker(hostId: string, extra?: Partial<WorkerConfigInput>): Promise<HostWorker>;
+  /** Starts another worker for `hostId` (a restart after a kill, say); `jobKey` overrides the fleet's. */
+  startWorker(
+    hostId: string,
+    extra?: Partial<WorkerConfigInput>,
+    options?: { jobKey?: JobKeyInput },
+  ): Promise<HostWorker>;
   stop(): Promise<void>;
 }
 
@@ -84,16 +89,26 @@ export async function startTestFleet(options: {
   redisUrl?: string;
   /** What observes every worker's jobs (metrics, say). */
   instruments?: JobInstrument[];
+  /** The client's further options (its job key, say). */
+  client?: Omit<HangarClientOptions, 'redisUrl' | 'keyPrefix'>;
+  /** The workers' job key (default none: they run unsigned jobs). */
+  jobKey?: JobKeyInput;
+  /** The workers' logger (default: HANGAR_TEST_LOG's level, else silent). */
+  logger?: Logger;
 }): Promise<TestFleet> {
   const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const dir = await makeTempDir('hangar-fleet-');
   const keyPrefix = `hangar-test-${randomBytes(4).toString('hex')}`;
   const templates = options.templates ?? (await writeTestTemplate(join(dir.path, 'templates')));
-  const logger = createLogger({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
+  const logger = options.logger ?? createLogger({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
   const workers: HostWorker[] = [];
   const hostIndex = new Map(options.hosts.map((host, index) => [host, index]));
   const networkFor = (hostId: string) => hostNetwork(options.network, hostIndex.get(hostId) ?? 0);
-  const startWorker = async (hostId: string, extra: Partial<WorkerConfigInput> = {}) => {
+  const startWorker = async (
+    hostId: string,
+    extra: Partial<WorkerConfigInput> = {},
+    started: { jobKey?: JobKeyInput } = {},
+  ) => {
     const config = parseWorkerConfig({
       hostId,
       redisUrl,
@@ -107,16 +122,18 @@ export async function startTestFleet(options: {
       ...options.worker,
       ...extra,
     });
+    const jobKey = started.jobKey ?? options.jobKey;
     const worker = await HostWorker.create(config, templates, {
       logger,
       ...(options.instruments === undefined ? {} : { instruments: options.instruments }),
+      ...(jobKey === undefined ? {} : { jobKey }),
     });
     await worker.start();
     workers.push(worker);
     return worker;
   };
   for (const hostId of options.hosts) await startWorker(hostId);
-  const client = await HangarClient.connect({ redisUrl, keyPrefix });
+  const client = await HangarClient.connect({ ...options.client, redisUrl, keyPrefix });
   return {
     client,
     workers,

@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { type ZodType, z } from 'zod';
 import { ValidationError } from '../../errors/index.ts';
 import { Labels } from '../../queues/job-schemas.ts';
+import type { RedisTlsFiles } from '../../redis/redis-tls.ts';
 
 /** Where the fleet's Redis is when nothing says otherwise. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -26,20 +27,68 @@ export const LabelFlags = z
   .transform((pairs) => Object.fromEntries(pairs.map((pair) => pair.split('=', 2) as [string, string])))
   .pipe(Labels);
 
-/** The options every fleet command takes: which Redis, which deployment, human or JSON output. */
-export const FleetFlags = z.object({ redis: RedisUrl, prefix: KeyPrefix, json: z.boolean().default(false) });
+/**
+ * The options every fleet command takes: which Redis (and its TLS files), which deployment,
+ * the job key file (commands that enqueue jobs sign them), human or JSON output.
+ */
+export const FleetFlags = z.object({
+  redis: RedisUrl,
+  prefix: KeyPrefix,
+  redisTlsCa: z.string().min(1).optional(),
+  redisTlsCert: z.string().min(1).optional(),
+  redisTlsKey: z.string().min(1).optional(),
+  jobKeyFile: z.string().min(1).optional(),
+  json: z.boolean().default(false),
+});
 export type FleetFlags = z.infer<typeof FleetFlags>;
 
-/** Adds --redis, --prefix (each with its environment variable) and --json to a command. */
-export function addFleetOptions(command: Command): Command {
-  return command
+/**
+ * Adds --redis, --prefix, --redis-tls-ca/-cert/-key (each with its environment variable),
+ * --job-key-file (unless `jobKey` is false: the dashboard enqueues nothing) and --json.
+ */
+export function addFleetOptions(command: Command, options: { jobKey?: boolean } = {}): Command {
+  command
     .addOption(new Option('--redis <url>', "the fleet's Redis").env('REDIS_URL').default(DEFAULT_REDIS_URL))
     .addOption(
       new Option('--prefix <keyPrefix>', 'key prefix of the deployment (several fleets can share a Redis)')
         .env('HANGAR_KEY_PREFIX')
         .default('hangar'),
     )
-    .option('--json', 'machine-readable output (JSON)');
+    .addOption(
+      new Option(
+        '--redis-tls-ca <file>',
+        'PEM file of the CA that signed the Redis server’s certificate',
+      ).env('HANGAR_REDIS_TLS_CA'),
+    )
+    .addOption(
+      new Option('--redis-tls-cert <file>', 'PEM file of this client’s certificate, for Redis').env(
+        'HANGAR_REDIS_TLS_CERT',
+      ),
+    )
+    .addOption(
+      new Option('--redis-tls-key <file>', 'PEM file of this client’s private key, for Redis').env(
+        'HANGAR_REDIS_TLS_KEY',
+      ),
+    );
+  if (options.jobKey !== false) {
+    command.option(
+      '--job-key-file <file>',
+      'file holding the fleet’s job key (mode 0600); else HANGAR_JOB_KEY (hex or base64, at least 32 bytes)',
+    );
+  }
+  return command.option('--json', 'machine-readable output (JSON)');
+}
+
+/** The Redis TLS files the flags name (undefined when none). */
+export function redisTlsFromFlags(
+  flags: Pick<Partial<FleetFlags>, 'redisTlsCa' | 'redisTlsCert' | 'redisTlsKey'>,
+): RedisTlsFiles | undefined {
+  const files = {
+    ...(flags.redisTlsCa === undefined ? {} : { ca: flags.redisTlsCa }),
+    ...(flags.redisTlsCert === undefined ? {} : { cert: flags.redisTlsCert }),
+    ...(flags.redisTlsKey === undefined ? {} : { key: flags.redisTlsKey }),
+  };
+  return Object.keys(files).length === 0 ? undefined : files;
 }
 
 /** Collects a repeatable flag's values into an array. */

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { parseBasicAuth } from '../../dashboard/basic-auth.ts';
 import { assertNotExposed } from '../../dashboard/exposure.ts';
 import { createLogger } from '../../logging/logger.ts';
-import { addFleetOptions, FleetFlags, intFlag, parseFlags } from './cli-options.ts';
+import { readRedisTls } from '../../redis/redis-tls.ts';
+import { addFleetOptions, FleetFlags, intFlag, parseFlags, redisTlsFromFlags } from './cli-options.ts';
 import { pingRedis } from './redis-ping.ts';
 import { exitSoon, untilShutdownSignal } from './shutdown-signal.ts';
 
@@ -45,11 +46,12 @@ export function registerDashboard(program: Command): void {
     .addOption(
       new Option('--basic-auth <user:password>', 'ask for these credentials').env('HANGAR_DASHBOARD_AUTH'),
     );
-  addFleetOptions(command).action(async (raw: Record<string, unknown>) => {
+  addFleetOptions(command, { jobKey: false }).action(async (raw: Record<string, unknown>) => {
     const flags = parseFlags('dashboard', DashboardFlags, raw);
     // Before Redis: an exposed dashboard is a setup mistake, whatever state Redis is in.
     assertNotExposed(flags.host, flags.basicAuth);
-    await pingRedis(flags.redis);
+    const redisTls = await readRedisTls(redisTlsFromFlags(flags));
+    await pingRedis(flags.redis, undefined, redisTls);
     // Loaded here, not at startup: express and Bull Board are only needed by this command.
     const { BOARD_PATH, FLEET_PATH, startDashboard } = await import('../../dashboard/index.ts');
     const dashboard = await startDashboard({
@@ -58,6 +60,7 @@ export function registerDashboard(program: Command): void {
       port: flags.port,
       host: flags.host,
       allowActions: flags.allowActions,
+      ...(redisTls === undefined ? {} : { redisTls }),
       ...(flags.basicAuth === undefined ? {} : { basicAuth: flags.basicAuth }),
       logger: createLogger({ destination: 2 }),
     });

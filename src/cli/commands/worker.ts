@@ -1,16 +1,21 @@
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
-import { parseWorkerConfig, workerConfigFromEnv } from '../../config/worker-config.ts';
+import type { WorkerConfigInput } from '../../config/worker-config.ts';
+import { readWorkerConfigFile } from '../../config/worker-config-file.ts';
+import { resolveWorkerConfig } from '../../config/worker-config-sources.ts';
 import { createLogger } from '../../logging/logger.ts';
 import { hostQueueName } from '../../queues/names.ts';
+import { redact } from '../../redis/redact.ts';
+import { resolveJobKey } from '../../signing/job-key-file.ts';
 import { DEMO_TEMPLATE_ID, writeDemoTemplate } from '../../templates/demo-template.ts';
 import { TemplateCatalog } from '../../templates/template-catalog.ts';
-import { addFleetOptions, FleetFlags, intFlag, parseFlags } from './cli-options.ts';
+import { addFleetOptions, FleetFlags, intFlag, parseFlags, redisTlsFromFlags } from './cli-options.ts';
 import { addNetworkOptions, networkFromFlags } from './network-flags.ts';
 import { exitSoon, untilShutdownSignal } from './shutdown-signal.ts';
 
 const WorkerFlags = FleetFlags.extend({
+  config: z.string().optional(),
   hostId: z.string().optional(),
   stateDir: z.string().optional(),
   concurrency: intFlag(1, 256).optional(),
@@ -25,14 +30,25 @@ const WorkerFlags = FleetFlags.extend({
   vethRange: z.string().optional(),
   hostRange: z.string().optional(),
   metricsPort: intFlag(0, 65_535).optional(),
-  metricsHost: z.string().min(1).default('127.0.0.1'),
+  metricsHost: z.string().min(1).optional(),
 });
+
+const PRECEDENCE = `
+Settings come from, highest first: flags (and the variables a flag names, such as REDIS_URL),
+the HANGAR_* environment, the --config file, then the defaults. The config file (YAML or
+JSON) takes the worker config's fields: hostId, redisUrl, redisTls {ca, cert, key}, keyPrefix,
+jobKeyFile, stateDir, concurrency, vmm, disk, poolSize, pool, capacity {vcpus, memoryMib},
+network {prefix, vethRange, hostRange}, templatesFile, ... (deploy/worker.example.yaml
+documents each). The job key: --job-key-file, else HANGAR_JOB_KEY (hex or base64, at least 32
+bytes), else the config file's jobKeyFile; a key file must not be readable by group or others.
+Without a key the worker runs unsigned jobs, and says so.`;
 
 /** `hangar worker`: this host's worker, until SIGTERM or Ctrl-C (which leave VMs running). */
 export function registerWorker(program: Command): void {
   const command = program
     .command('worker')
     .description('run this host’s worker: consume its queue and drive the sandboxes (needs root)')
+    .option('--config <file>', 'worker config file, YAML or JSON (flags and environment win over it)')
     .option('--host-id <id>', 'this host’s id (env HANGAR_HOST_ID; default: the hostname)')
     .option('--state-dir <dir>', 'ledger, disks, snapshots (env HANGAR_STATE_DIR; default /var/lib/hangar)')
     .option('--concurrency <n>', 'jobs run at once (env HANGAR_CONCURRENCY; default 8)')
@@ -59,37 +75,30 @@ export function registerWorker(program: Command): void {
       ).env('HANGAR_METRICS_PORT'),
     )
     .addOption(
-      new Option('--metrics-host <address>', 'address the metrics endpoint listens on')
-        .env('HANGAR_METRICS_HOST')
-        .default('127.0.0.1'),
-    );
+      new Option(
+        '--metrics-host <address>',
+        'address the metrics endpoint listens on (default 127.0.0.1)',
+      ).env('HANGAR_METRICS_HOST'),
+    )
+    .addHelpText('after', PRECEDENCE);
   addNetworkOptions(addFleetOptions(command)).action(async (raw: Record<string, unknown>) => {
-    const flags = parseFlags('worker', WorkerFlags, raw);
-    const given = {
-      hostId: flags.hostId,
-      redisUrl: flags.redis,
-      keyPrefix: flags.prefix,
-      stateDir: flags.stateDir,
-      concurrency: flags.concurrency,
-      vmm: flags.vmm,
-      disk: flags.disk,
-      poolSize: flags.poolSize,
-      templatesFile: flags.templates,
-      diskReserveMib: flags.diskReserveMib,
-    };
-    const env = workerConfigFromEnv();
-    const vcpus = flags.vcpus ?? env.capacity?.vcpus;
-    const memoryMib = flags.memoryMib ?? env.capacity?.memoryMib;
-    const capacity =
-      vcpus === undefined && memoryMib === undefined
-        ? {}
-        : { capacity: { vcpus: vcpus ?? 64, memoryMib: memoryMib ?? 131_072 } };
-    const network = networkFromFlags(flags);
-    const config = parseWorkerConfig({
-      ...env,
-      ...capacity,
-      ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)),
-      ...(Object.keys(network).length > 0 ? { network } : {}),
+    // Only what was typed or set through a flag's own variable beats the config file; a
+    // flag's default must not (the file's redisUrl wins over --redis's default).
+    const given = Object.fromEntries(
+      Object.entries(raw).filter(([key]) => {
+        const source = command.getOptionValueSource(key);
+        return source === 'cli' || source === 'env';
+      }),
+    );
+    const flags = parseFlags('worker', WorkerFlags.partial(), given);
+    const file = flags.config === undefined ? undefined : await readWorkerConfigFile(flags.config);
+    const config = resolveWorkerConfig({
+      ...(file === undefined ? {} : { file }),
+      flags: configFlags(flags),
+    });
+    const jobKey = await resolveJobKey({
+      ...(flags.jobKeyFile === undefined ? {} : { flagFile: flags.jobKeyFile }),
+      ...(config.jobKeyFile === undefined ? {} : { configFile: config.jobKeyFile }),
     });
     const logger = createLogger({ destination: 2 });
     let templates: TemplateCatalog;
@@ -111,6 +120,7 @@ export function registerWorker(program: Command): void {
     const worker = await HostWorker.create(config, templates, {
       logger,
       instruments: metrics === undefined ? [] : [metrics],
+      ...(jobKey === undefined ? {} : { jobKey }),
     });
     console.log(`VMM: ${worker.ctx.backend.info.description}`);
     // Served before the startup reconcile, so a scrape sees a host that is still starting.
@@ -120,7 +130,7 @@ export function registerWorker(program: Command): void {
         ? undefined
         : await metricsModule.startMetricsServer({
             registry: metrics.registry,
-            host: flags.metricsHost,
+            host: flags.metricsHost ?? '127.0.0.1',
             port: flags.metricsPort!,
             logger,
           });
@@ -130,7 +140,7 @@ export function registerWorker(program: Command): void {
       throw error;
     });
     console.log(
-      `worker ${config.hostId} consuming ${hostQueueName(config.hostId)} (concurrency ${config.concurrency}, prefix ${config.keyPrefix})`,
+      `worker ${config.hostId} consuming ${hostQueueName(config.hostId)} on ${redact(config.redisUrl)} (concurrency ${config.concurrency}, prefix ${config.keyPrefix}, ${jobKey === undefined ? 'unsigned jobs accepted' : `jobs signed with key ${jobKey.keyId}`})`,
     );
     console.log('SIGTERM or Ctrl-C: stop taking jobs, finish the ones running, leave VMs running');
     const signal = await untilShutdownSignal();
@@ -140,4 +150,32 @@ export function registerWorker(program: Command): void {
     console.log('worker stopped; VMs left running');
     exitSoon(0);
   });
+}
+
+/** The worker config fields the given flags set. */
+function configFlags(flags: Partial<z.infer<typeof WorkerFlags>>): Partial<WorkerConfigInput> {
+  const network = networkFromFlags(flags);
+  const capacity = {
+    ...(flags.vcpus === undefined ? {} : { vcpus: flags.vcpus }),
+    ...(flags.memoryMib === undefined ? {} : { memoryMib: flags.memoryMib }),
+  };
+  const redisTls = redisTlsFromFlags(flags);
+  const fields: Record<string, unknown> = {
+    hostId: flags.hostId,
+    redisUrl: flags.redis,
+    keyPrefix: flags.prefix,
+    stateDir: flags.stateDir,
+    concurrency: flags.concurrency,
+    vmm: flags.vmm,
+    disk: flags.disk,
+    poolSize: flags.poolSize,
+    templatesFile: flags.templates,
+    diskReserveMib: flags.diskReserveMib,
+    ...(Object.keys(capacity).length > 0 ? { capacity } : {}),
+    ...(Object.keys(network).length > 0 ? { network } : {}),
+    ...(redisTls === undefined ? {} : { redisTls }),
+  };
+  return Object.fromEntries(
+    Object.entries(fields).filter(([, value]) => value !== undefined),
+  ) as Partial<WorkerConfigInput>;
 }
