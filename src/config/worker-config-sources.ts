@@ -51,6 +51,11 @@ export function workerEnvSettings(env: NodeJS.ProcessEnv): Partial<WorkerConfigI
       cert: env.HANGAR_REDIS_TLS_CERT,
       key: env.HANGAR_REDIS_TLS_KEY,
     }),
+    transfer: defined({
+      port: number(env.HANGAR_TRANSFER_PORT),
+      listen: env.HANGAR_TRANSFER_LISTEN,
+      advertiseUrl: env.HANGAR_TRANSFER_URL,
+    }),
     network: defined({
       prefix: env.HANGAR_NETWORK_PREFIX,
       vethRange: env.HANGAR_VETH_RANGE,
@@ -95,7 +100,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-// One level of objects is merged field by field (capacity, network, redisTls, pool, vmmEnv).
+// One level of objects is merged field by field (capacity, network, redisTls, transfer, pool, vmmEnv).
 function mergeLayer(into: Record<string, unknown>, layer: Record<string, unknown>): Record<string, unknown> {
   const out = { ...into };
   for (const [key, value] of Object.entries(layer)) {

@@ -86,6 +86,20 @@ export const WorkerConfig = z
       .object({ model: z.string(), flags: z.array(z.string()) })
       .strict()
       .optional(),
+    /**
+     * The snapshot transfer server: other hosts fetch this host's snapshots from it (a
+     * restore elsewhere) and `hangar snapshot export/import` read and write through it.
+     * Needs the job key (every request is signed with it). Absent: no server.
+     */
+    transfer: z
+      .object({
+        port: z.number().int().min(0).max(65_535),
+        listen: z.string().min(1).default('0.0.0.0'),
+        /** The base URL other hosts reach it at; default http://<this host's name>:<port>. */
+        advertiseUrl: z.url().optional(),
+      })
+      .strict()
+      .optional(),
     /** Retention per snapshot series on this host (a series' policy set by its batch takes precedence). */
     snapshotRetention: z.record(Identifier, RetentionPolicy).default({}),
     /** Extra environment for every VMM process (the simulator's latency/fault knobs). */

@@ -18,6 +18,7 @@ export const ErrorCode = {
   Aborted: 'E_ABORTED',
   Incompatible: 'E_INCOMPATIBLE',
   Unsigned: 'E_UNSIGNED',
+  Transfer: 'E_TRANSFER',
   Internal: 'E_INTERNAL',
 } as const;
 

@@ -11,6 +11,7 @@ export {
   StalledError,
   SupersededError,
   TimeoutError,
+  TransferError,
   UnsignedJobError,
   ValidationError,
 } from './kinds.ts';

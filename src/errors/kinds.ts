@@ -123,3 +123,14 @@ export class UnsignedJobError extends HangarError {
     super(ErrorCode.Unsigned, message, { details });
   }
 }
+
+/**
+ * Moving a snapshot between hosts (or in or out of an archive) failed: the peer was
+ * unreachable, refused, or sent a truncated or corrupt archive. Retried: the next attempt
+ * fetches it again.
+ */
+export class TransferError extends HangarError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super(ErrorCode.Transfer, message, { details, cause });
+  }
+}

@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod';
 import type { KeySpace } from '../queues/names.ts';
+import type { JobKey } from '../signing/job-key.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
 import type { JobHandle, JobRef } from './job-handle.ts';
 import type { JobSubmitter } from './job-submitter.ts';
@@ -9,6 +10,8 @@ export interface ClientInternals {
   store: FleetStore;
   keys: KeySpace;
   submitter: JobSubmitter;
+  /** The fleet's job key, when the client was given one (snapshot transfers sign with it). */
+  jobKey: JobKey | undefined;
   /** The client's id: its jobs' outcomes come back on its own reply channel. */
   clientId: string;
   /** A handle whose result is checked against `schema`. */

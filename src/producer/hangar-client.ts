@@ -21,13 +21,16 @@ import type { Placement } from '../state/job-sequences.ts';
 import type { HostHeartbeat, SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
 import type { SnapshotQuery } from '../state/snapshot-store.ts';
 import { startTracing, type Tracing } from '../tracing/start-tracing.ts';
+import type { ImportAnswer } from '../transfer/transfer-client.ts';
 import { registerInternals } from './client-internals.ts';
 import { JobHandle, type JobRef } from './job-handle.ts';
 import { JobSubmitter } from './job-submitter.ts';
 import { newId } from './new-id.ts';
 import { OutcomeWaiter } from './outcome-waiter.ts';
+import { type RestorePlace, restoreTarget } from './restore-target.ts';
 import { type BatchHandle, type BatchOptions, snapshotBatch } from './snapshot-batch.ts';
 import { type GroupHandle, restoreGroup, snapshotGroup } from './snapshot-group.ts';
+import { exportSnapshot, importSnapshot, type SnapshotExport } from './snapshot-transfer.ts';
 import { tracedEnqueue } from './traced-enqueue.ts';
 
 /** How a client connects: the fleet's Redis (one server or a cluster's seeds) and key prefix. */
@@ -62,8 +65,12 @@ export interface CreateInput {
   sandboxId?: string;
 }
 
-/** What `restore` takes besides the snapshot: the new sandbox's id (generated when not given). */
-export interface RestoreInput {
+/**
+ * What `restore` takes besides the snapshot: the new sandbox's id (generated when not
+ * given), and where it runs: the snapshot's host by default, or another (`hostId`, or
+ * `elsewhere`), which first fetches the snapshot from its home.
+ */
+export interface RestoreInput extends RestorePlace {
   sandboxId?: string;
   /** Run the restored VM (default) or leave it paused. */
   resume?: boolean;
@@ -122,9 +129,10 @@ export class HangarClient {
     this.#subscriber = subscriber;
     this.#log = options.logger ?? silentLogger;
     this.#store = new FleetStore(redis, this.#keys, { logger: this.#log });
+    const jobKey = options.jobKey === undefined ? undefined : parseJobKey(options.jobKey, 'jobKey');
     this.#submitter = new JobSubmitter(this.#store, this.#keys.keyPrefix, this.#clientId, this.#log, {
       tracing,
-      jobKey: options.jobKey === undefined ? undefined : parseJobKey(options.jobKey, 'jobKey'),
+      jobKey,
     });
     this.#waiter = new OutcomeWaiter(
       subscriber,
@@ -136,6 +144,7 @@ export class HangarClient {
       store: this.#store,
       keys: this.#keys,
       submitter: this.#submitter,
+      jobKey,
       clientId: this.#clientId,
       handle: (ref, schema) => new JobHandle(ref, this.#waiter, schema),
     });
@@ -187,15 +196,25 @@ export class HangarClient {
     input: RestoreInput = {},
     options: CallOptions = {},
   ): Promise<JobHandle<SandboxResult>> {
+    const { hostId, elsewhere, ...rest } = input;
     const payload = parsePayload({
-      ...input,
+      ...rest,
       op: 'restore',
       snapshotId,
       sandboxId: input.sandboxId ?? newId('sb'),
     });
-    const ref = await tracedEnqueue(this.#tracing, 'restore', payload.sandboxId, () =>
-      this.#submitter.placed(payload, { kind: 'snapshot', snapshotId }, options.idempotencyKey),
-    );
+    const ref = await tracedEnqueue(this.#tracing, 'restore', payload.sandboxId, async () => {
+      const target = await restoreTarget(this.#store, snapshotId, {
+        ...(hostId === undefined ? {} : { hostId }),
+        ...(elsewhere === undefined ? {} : { elsewhere }),
+      });
+      const placement: Placement = {
+        kind: 'snapshot',
+        snapshotId,
+        ...(target === undefined ? {} : { hostId: target }),
+      };
+      return this.#submitter.placed(payload, placement, options.idempotencyKey);
+    });
     return this.#handle(ref, 'restore');
   }
 
@@ -299,6 +318,25 @@ export class HangarClient {
    */
   snapshotGroup(sandboxIds: readonly string[], options: { groupId?: string } = {}): Promise<GroupHandle> {
     return snapshotGroup(this, sandboxIds, options);
+  }
+
+  /**
+   * Streams a snapshot's archive from its host (sparse, checksummed; see snapshot-archive.ts),
+   * for a backup or another fleet. Needs the job key: hosts serve snapshots only to it.
+   */
+  exportSnapshot(snapshotId: string, options: { signal?: AbortSignal } = {}): Promise<SnapshotExport> {
+    return exportSnapshot(this, snapshotId, options);
+  }
+
+  /**
+   * Sends an archive (from exportSnapshot) to a host that keeps it as its own snapshot: the
+   * named host, else the live compatible one with the most free disk. Needs the job key.
+   */
+  importSnapshot(
+    archive: AsyncIterable<Uint8Array>,
+    options: { hostId?: string; snapshotId?: string } = {},
+  ): Promise<ImportAnswer> {
+    return importSnapshot(this, archive, options);
   }
 
   /** Restores a taken group's snapshots together, one new sandbox per member. */

@@ -6,8 +6,11 @@ export {
   ErrorCode,
   HangarError,
   IllegalStateError,
+  IncompatibleError,
   NotFoundError,
   TimeoutError,
+  TransferError,
+  UnsignedJobError,
   ValidationError,
 } from '../errors/index.ts';
 export type {
@@ -30,6 +33,7 @@ export type {
 export type { RedisTls } from '../redis/redis-tls.ts';
 export type { JobKeyInput } from '../signing/job-key.ts';
 export type { HostHeartbeat, SandboxRecord, SnapshotRecord } from '../state/record-schemas.ts';
+export type { ImportAnswer } from '../transfer/transfer-client.ts';
 export {
   type CallOptions,
   type CreateInput,
@@ -42,5 +46,7 @@ export {
 } from './hangar-client.ts';
 export { JobHandle, type JobRef, type ResultOptions } from './job-handle.ts';
 export { HostLostError, JobFailedError, NoCapacityError } from './producer-errors.ts';
+export type { RestorePlace } from './restore-target.ts';
 export type { BatchHandle, BatchOptions } from './snapshot-batch.ts';
 export type { GroupHandle } from './snapshot-group.ts';
+export type { SnapshotExport } from './snapshot-transfer.ts';

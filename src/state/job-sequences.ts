@@ -56,7 +56,8 @@ export type PlaceAnswer =
 /** Where a create or restore goes: the best host for a template, or a snapshot's host. */
 export type Placement =
   | { kind: 'create'; template: string; vcpus: number; memoryMib: number }
-  | { kind: 'snapshot'; snapshotId: string };
+  /** A restore: on the snapshot's host, or on `hostId` (a move: it fetches the snapshot first). */
+  | { kind: 'snapshot'; snapshotId: string; hostId?: string };
 
 /** How a job takes its number on a host: see ENQUEUE_LUA. */
 export type EnqueueMode =
@@ -128,6 +129,7 @@ export class JobSequences {
       p.kind === 'create' ? p.template : '',
       (input.exclude ?? []).join(','),
       `${f.prefix}:`,
+      p.kind === 'snapshot' ? (p.hostId ?? '') : '',
     ];
     const answer = (await placeScript.run(this.#redis, keys, args)) as [string, string?, number?, number?];
     const idemKey = f.idempotency(input.idempotencyKey ?? '');

@@ -82,6 +82,8 @@ export const HostHeartbeat = z.object({
   /** The host's CPU (a snapshot restores only where every flag it was taken with exists) and VMM version. */
   cpu: z.object({ model: z.string(), flags: z.array(z.string()) }).optional(),
   vmmVersion: z.string().optional(),
+  /** Where the host's transfer server serves its snapshots (absent: it serves none). */
+  transferUrl: z.url().optional(),
   /** What pool VMs hold of the host, apart from sandboxes (capacity is what is left for sandboxes). */
   poolUsed: z
     .object({ vcpus: z.number().int(), memoryMib: z.number().int(), slots: z.number().int() })

@@ -15,9 +15,3 @@ export async function readHostCpu(path = '/proc/cpuinfo'): Promise<HostCpu> {
     flags: field('flags').split(/\s+/).filter(Boolean).sort(),
   };
 }
-
-/** The flags a snapshot needs that a host lacks (empty: compatible). */
-export function missingCpuFlags(needed: readonly string[], host: readonly string[]): string[] {
-  const have = new Set(host);
-  return needed.filter((flag) => !have.has(flag));
-}

@@ -47,6 +47,7 @@ export async function heartbeatOf(
     },
     cpu: ctx.cpu,
     vmmVersion: ctx.backend.info.version,
+    ...(ctx.transferUrl === undefined ? {} : { transferUrl: ctx.transferUrl }),
     startedAt,
     at: new Date().toISOString(),
   };

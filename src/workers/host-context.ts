@@ -73,6 +73,8 @@ export interface HostContext {
   vmmEnv: Record<string, string>;
   /** The fleet's job key: when set, a job runs only with a valid signature (see job-signature.ts). */
   jobKey: JobKey | undefined;
+  /** Where this host's transfer server serves its snapshots, once it listens (heartbeats say it). */
+  transferUrl?: string | undefined;
   /** How long a destroyed or failed sandbox's record is kept. */
   retentionSeconds: number;
   /** The job order this worker knows without asking Redis. */

@@ -28,6 +28,7 @@ import type { HostLease } from '../state/host-registry.ts';
 import type { TemplateCatalog } from '../templates/template-catalog.ts';
 import { jobTracing } from '../tracing/job-tracing.ts';
 import { startTracing, type Tracing } from '../tracing/start-tracing.ts';
+import { startTransferServer, type TransferServer } from '../transfer/transfer-server.ts';
 import { readHostCpu } from '../vmm/host-cpu.ts';
 import { selectVmmBackend } from '../vmm/select-backend.ts';
 import { HostAdmission } from './admission.ts';
@@ -48,6 +49,7 @@ import { settleAbandonedJob } from './settle-job.ts';
 import { collectSnapshotGarbage } from './snapshot-gc.ts';
 import { SnapshotLocks } from './snapshot-locks.ts';
 import { applyRetention } from './snapshot-retention.ts';
+import { snapshotShelf } from './snapshot-shelf.ts';
 import { SnapshotUsage } from './snapshot-usage.ts';
 import { lockStateDir, type StateDirLock } from './state-dir-lock.ts';
 import { VmPool } from './vm-pool.ts';
@@ -81,6 +83,7 @@ export class HostWorker {
   #batchWorker: Worker | undefined;
   #groupWorker: Worker | undefined;
   #client: HangarClient | undefined;
+  #transfer: TransferServer | undefined;
   #connection: RedisClient | undefined;
   #timers: NodeJS.Timeout[] = [];
   #startedAt = new Date().toISOString();
@@ -278,6 +281,7 @@ export class HostWorker {
     await ctx.slots.start();
     await republishHost(ctx);
     ctx.log.info({ reconcile: this.#reconcile, backend: ctx.backend.info.description }, 'host reconciled');
+    await this.#startTransfer();
     this.#running = true;
     await this.#beat();
     this.#timers.push(
@@ -350,6 +354,9 @@ export class HostWorker {
     this.#timers = [];
     await Promise.all([this.#worker?.close(), this.#batchWorker?.close(), this.#groupWorker?.close()]);
     await this.#client?.close();
+    await this.#transfer?.close().catch(() => undefined);
+    this.#transfer = undefined;
+    this.ctx.transferUrl = undefined;
     // Pool VMs are not sandboxes: a stopped worker leaves none behind.
     await this.ctx.pool.stop().catch((error: unknown) => {
       this.ctx.log.warn({ err: error }, 'could not tear down every pool VM; the next start sweeps them');
@@ -369,6 +376,32 @@ export class HostWorker {
     await this.#lock?.release();
     this.#lock = undefined;
     this.ctx.log.info('worker stopped; VMs left running');
+  }
+
+  /** This host's snapshot transfer server, when configured: its URL and the bytes it moved. */
+  get transfer(): TransferServer | undefined {
+    return this.#transfer;
+  }
+
+  // Peers learn the URL from the heartbeat, so it listens before the first beat.
+  async #startTransfer(): Promise<void> {
+    const { ctx, config } = this;
+    if (config.transfer === undefined) return;
+    if (ctx.jobKey === undefined) {
+      ctx.log.warn('a transfer port is set but there is no job key: this host serves no snapshots');
+      return;
+    }
+    const { port, listen, advertiseUrl } = config.transfer;
+    this.#transfer = await startTransferServer({
+      key: ctx.jobKey,
+      shelf: snapshotShelf(ctx),
+      host: listen,
+      port,
+      logger: ctx.log,
+      advertiseUrl,
+    });
+    // Port 0 (a free one) is only known now.
+    ctx.transferUrl = advertiseUrl ?? transferUrlFor(listen, this.#transfer.port);
   }
 
   // Coalesced: releases that finish together send one early heartbeat.
@@ -469,4 +502,10 @@ export class HostWorker {
     const owned = new Set((await ctx.claims.list()).keys());
     await sweepNetwork(ctx.network, owned);
   }
+}
+
+// A wildcard listen address is no address to reach: peers use the host's name.
+function transferUrlFor(listen: string, port: number): string {
+  const host = listen === '0.0.0.0' || listen === '::' ? hostname() : listen;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

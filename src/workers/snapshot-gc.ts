@@ -11,17 +11,25 @@ export interface SnapshotGcReport {
   removedRecords: string[];
   /** Records Redis lost, written again from their manifests. */
   republished: string[];
+  /** Copies of snapshots homed elsewhere whose snapshot was deleted there. */
+  removedCopies: string[];
 }
 
 /**
  * Collects this host's snapshot garbage: directories that no ledger entry owns (and are
  * not being written by a snapshot in progress), ledger entries and records whose files are
- * gone, and records Redis lost (written again from the manifest on disk). Safe while jobs
+ * gone, records Redis lost (written again from the manifest on disk, when this host is the
+ * snapshot's home), and copies of snapshots that their home deleted. Safe while jobs
  * run: a snapshot being written is owned by its sandbox's `snapshotting` entry, and a
  * restore reads only what the ledger owns.
  */
 export async function collectSnapshotGarbage(ctx: HostContext): Promise<SnapshotGcReport> {
-  const report: SnapshotGcReport = { removedDirs: [], removedRecords: [], republished: [] };
+  const report: SnapshotGcReport = {
+    removedDirs: [],
+    removedRecords: [],
+    republished: [],
+    removedCopies: [],
+  };
   const root = join(ctx.paths.stateDir, 'snapshots');
   const writing = new Set(
     ctx.ledger
@@ -33,7 +41,8 @@ export async function collectSnapshotGarbage(ctx: HostContext): Promise<Snapshot
   const onDisk = new Set<string>();
   for (const name of await readdir(root).catch(() => [] as string[])) {
     const id = name.replace(/\.partial$/, '');
-    if (owned.has(id)) {
+    // Owned, or being received (a move's fetch, an import) or deleted right now.
+    if (owned.has(id) || ctx.snapshotLocks.busy(id)) {
       onDisk.add(id);
       continue;
     }
@@ -53,8 +62,18 @@ export async function collectSnapshotGarbage(ctx: HostContext): Promise<Snapshot
       });
       report.removedRecords.push(id);
     } else if ((await ctx.store.getSnapshot(id).catch(() => undefined)) === undefined) {
-      await ctx.store.putSnapshot(manifest);
-      report.republished.push(id);
+      if (manifest.hostId === ctx.hostId) {
+        await ctx.store.putSnapshot(manifest);
+        report.republished.push(id);
+      } else {
+        // A copy: its home deleted the snapshot, so the copy must not bring it back.
+        await ctx.snapshotLocks.write(id, async () => {
+          if ((await ctx.store.getSnapshot(id)) !== undefined) return;
+          await ctx.ledger.removeSnapshot(id);
+          await rm(ctx.paths.snapshotDir(id), { recursive: true, force: true });
+        });
+        report.removedCopies.push(id);
+      }
     }
   }
   for (const record of await ctx.store.listSnapshots({ hostId: ctx.hostId }, 10_000)) {
@@ -62,7 +81,11 @@ export async function collectSnapshotGarbage(ctx: HostContext): Promise<Snapshot
     await ctx.store.snapshots.remove(record);
     report.removedRecords.push(record.snapshotId);
   }
-  const total = report.removedDirs.length + report.removedRecords.length + report.republished.length;
+  const total =
+    report.removedDirs.length +
+    report.removedRecords.length +
+    report.republished.length +
+    report.removedCopies.length;
   if (total > 0) ctx.log.info({ ...report }, 'snapshot garbage collected');
   return report;
 }

@@ -54,4 +54,9 @@ export class SnapshotLocks {
       done();
     }
   }
+
+  /** Whether anyone reads or writes the snapshot now (garbage collection leaves its files alone). */
+  busy(snapshotId: string): boolean {
+    return (this.#readers.get(snapshotId) ?? 0) > 0 || this.#writing.has(snapshotId);
+  }
 }

@@ -114,10 +114,13 @@ describe('the typed client API [CH simulator stand-in]', () => {
         'CorruptStateError',
         'HostLostError',
         'IllegalStateError',
+        'IncompatibleError',
         'JobFailedError',
         'NoCapacityError',
         'NotFoundError',
         'TimeoutError',
+        'TransferError',
+        'UnsignedJobError',
         'ValidationError',
       ].sort(),
     );

@@ -1,5 +1,8 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { ValidationError } from '../../errors/index.ts';
 import { Identifier } from '../../validation/identifiers.ts';
 import { addFleetOptions, collect, FleetFlags, LabelFlags, parseFlags } from './cli-options.ts';
 import { withClient } from './client.ts';
@@ -25,15 +28,26 @@ const LsFlags = FleetFlags.extend({
 
 const RmFlags = FleetFlags.extend({ '<id>': Identifier, ...WaitFlags });
 
+const ExportFlags = FleetFlags.extend({ '<id>': Identifier, output: z.string().min(1).optional() });
+
+const ImportFlags = FleetFlags.extend({
+  '<file>': z.string().min(1),
+  host: Identifier.optional(),
+  snapshotId: Identifier.optional(),
+});
+
 /**
  * `hangar snapshot`: take one (`hangar snapshot <sandbox>`, the default), list them
- * (`hangar snapshot ls`), delete one (`hangar snapshot rm <snapshot>`).
+ * (`hangar snapshot ls`), delete one (`hangar snapshot rm <snapshot>`), and write one to an
+ * archive or take one from it (`export`, `import`).
  */
 export function registerSnapshot(program: Command): void {
-  const group = program.command('snapshot').description('take, list and delete snapshots');
+  const group = program.command('snapshot').description('take, list, delete, export and import snapshots');
   registerTake(group);
   registerList(group);
   registerRemove(group);
+  registerExport(group);
+  registerImport(group);
 }
 
 function registerTake(group: Command): void {
@@ -117,6 +131,63 @@ function registerRemove(group: Command): void {
     await withClient(flags, async (client) => {
       const handle = await client.deleteSnapshot(id);
       await reportJob(handle, { wait: flags.wait, timeoutSeconds: flags.timeout, json: flags.json });
+    });
+  });
+}
+
+function registerExport(group: Command): void {
+  const command = group
+    .command('export')
+    .argument('<id>', 'the snapshot id')
+    .description(
+      'write a snapshot’s archive (sparse, checksummed) to stdout or --output; needs the job key (HANGAR_JOB_KEY or --job-key-file)',
+    )
+    .option('--output <file>', 'write the archive here instead of stdout');
+  addFleetOptions(command).action(async (id: string, raw: Record<string, unknown>) => {
+    const flags = parseFlags('snapshot export', ExportFlags, { ...raw, '<id>': id });
+    if (flags.output === undefined && process.stdout.isTTY) {
+      throw new ValidationError('the archive is binary: redirect stdout to a file, or give --output <file>', {
+        field: 'output',
+      });
+    }
+    await withClient(flags, async (client) => {
+      const { snapshot, archive } = await client.exportSnapshot(id);
+      const sink =
+        flags.output === undefined ? process.stdout : createWriteStream(flags.output, { mode: 0o600 });
+      await pipeline(archive, sink);
+      const where = flags.output ?? 'stdout';
+      process.stderr.write(
+        `snapshot ${snapshot.snapshotId} (from host ${snapshot.hostId}) written to ${where}\n`,
+      );
+    });
+  });
+}
+
+function registerImport(group: Command): void {
+  const command = group
+    .command('import')
+    .argument('<file>', 'an archive from `hangar snapshot export` (- for stdin)')
+    .description(
+      'keep an archive as a snapshot of a host (the live compatible one with the most free disk, or --host); needs the job key',
+    )
+    .option('--host <id>', 'the host to keep it on')
+    .option('--snapshot-id <id>', 'keep it under this id instead of the archive’s');
+  addFleetOptions(command).action(async (file: string, raw: Record<string, unknown>) => {
+    const flags = parseFlags('snapshot import', ImportFlags, { ...raw, '<file>': file });
+    await withClient(flags, async (client) => {
+      const source = file === '-' ? process.stdin : createReadStream(file);
+      const answer = await client.importSnapshot(source, {
+        ...(flags.host === undefined ? {} : { hostId: flags.host }),
+        ...(flags.snapshotId === undefined ? {} : { snapshotId: flags.snapshotId }),
+      });
+      if (flags.json) {
+        printJson(answer);
+        return;
+      }
+      const s = answer.snapshot;
+      console.log(
+        `snapshot ${s.snapshotId} ${answer.outcome === 'already' ? 'was already' : 'is now'} on host ${s.hostId} (${formatBytes(s.memoryBytes + s.diskBytes)} used, ${formatBytes(answer.archiveBytes)} read)`,
+      );
     });
   });
 }

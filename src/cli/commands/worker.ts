@@ -31,6 +31,9 @@ const WorkerFlags = FleetFlags.extend({
   hostRange: z.string().optional(),
   metricsPort: intFlag(0, 65_535).optional(),
   metricsHost: z.string().min(1).optional(),
+  transferPort: intFlag(0, 65_535).optional(),
+  transferListen: z.string().min(1).optional(),
+  transferUrl: z.string().optional(),
 });
 
 const PRECEDENCE = `
@@ -79,6 +82,18 @@ export function registerWorker(program: Command): void {
         '--metrics-host <address>',
         'address the metrics endpoint listens on (default 127.0.0.1)',
       ).env('HANGAR_METRICS_HOST'),
+    )
+    .option(
+      '--transfer-port <port>',
+      'serve this host’s snapshots to other hosts (restores elsewhere, export/import) on this port; needs the job key (env HANGAR_TRANSFER_PORT; default: no transfer server)',
+    )
+    .option(
+      '--transfer-listen <address>',
+      'address the transfer server listens on (env HANGAR_TRANSFER_LISTEN; default 0.0.0.0)',
+    )
+    .option(
+      '--transfer-url <url>',
+      'base URL other hosts reach the transfer server at (env HANGAR_TRANSFER_URL; default http://<hostname>:<port>)',
     )
     .addHelpText('after', PRECEDENCE);
   addNetworkOptions(addFleetOptions(command)).action(async (raw: Record<string, unknown>) => {
@@ -160,6 +175,13 @@ function configFlags(flags: Partial<z.infer<typeof WorkerFlags>>): Partial<Worke
     ...(flags.memoryMib === undefined ? {} : { memoryMib: flags.memoryMib }),
   };
   const redisTls = redisTlsFromFlags(flags);
+  const transfer = Object.fromEntries(
+    Object.entries({
+      port: flags.transferPort,
+      listen: flags.transferListen,
+      advertiseUrl: flags.transferUrl,
+    }).filter(([, value]) => value !== undefined),
+  );
   const fields: Record<string, unknown> = {
     hostId: flags.hostId,
     redisUrl: flags.redis,
@@ -174,6 +196,7 @@ function configFlags(flags: Partial<z.infer<typeof WorkerFlags>>): Partial<Worke
     ...(Object.keys(capacity).length > 0 ? { capacity } : {}),
     ...(Object.keys(network).length > 0 ? { network } : {}),
     ...(redisTls === undefined ? {} : { redisTls }),
+    ...(Object.keys(transfer).length > 0 ? { transfer } : {}),
   };
   return Object.fromEntries(
     Object.entries(fields).filter(([, value]) => value !== undefined),

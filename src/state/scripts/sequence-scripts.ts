@@ -7,7 +7,7 @@ import { LUA_WRITE_RECORD } from './record-scripts.ts';
  * with a ready pool VM of the template and shape if one fits, else the first host in the
  * template's index, most free memory first, whose last heartbeat is
  * fresh and whose free capacity fits, else the first fresh one, since the figures may lag;
- * a restore: the snapshot's host); take the capacity
+ * a restore: the snapshot's host, or the host a move names); take the capacity
  * from that host's free figures (its next heartbeat sets them from the truth again); and
  * record which host holds the sandbox. The host's own slot then reserves for real
  * (ENQUEUE, mode 'placed'). Reads the top of one sorted set: its cost does not grow with
@@ -15,7 +15,8 @@ import { LUA_WRITE_RECORD } from './record-scripts.ts';
  *
  * KEYS: idem (or placeholder), where, host-free, placement index (create) or snapshot record (restore).
  * ARGV: op, sandboxId, job id suffix, idem ttl (0: no key), 'create' | 'snapshot', vcpus,
- *       memoryMib, template, excluded host ids (comma-separated), fleet prefix ("<prefix>:").
+ *       memoryMib, template, excluded host ids (comma-separated), fleet prefix ("<prefix>:"),
+ *       a restore's target host ('' for the snapshot's own).
  * Returns {'ok', ref, vcpus, memoryMib} | {'dup', ref} | {'exists'} | {'nocap', report} |
  *         {'notfound', what} | {'lost', hostId} | {'corrupt', key}.
  */
@@ -53,10 +54,13 @@ if ARGV[5] == 'snapshot' then
   local ok, snap = pcall(cjson.decode, json)
   if not ok or type(snap) ~= 'table' or type(snap.hostId) ~= 'string' then return {'corrupt', KEYS[4]} end
   vcpus, mem = tonumber(snap.vcpus), tonumber(snap.memoryMib)
-  local e = entryOf(snap.hostId)
-  if not e then return {'lost', snap.hostId} end
-  report[1] = { hostId = snap.hostId, vcpus = e.v, memoryMib = e.m, slots = e.s }
-  if not excluded[snap.hostId] then chosen, entry = snap.hostId, e end
+  -- The snapshot's home, or the host a move names (which fetches it from its home).
+  local target = snap.hostId
+  if ARGV[11] ~= nil and ARGV[11] ~= '' then target = ARGV[11] end
+  local e = entryOf(target)
+  if not e then return {'lost', target} end
+  report[1] = { hostId = target, vcpus = e.v, memoryMib = e.m, slots = e.s }
+  if not excluded[target] then chosen, entry = target, e end
 else
   -- A host with a ready pool VM of this template and shape first: its create skips the boot.
   local warmKey = fp .. 'place-warm:' .. template .. '/' .. ARGV[6] .. '/' .. ARGV[7]

@@ -1,26 +1,34 @@
 import { join } from 'node:path';
-import { IllegalStateError, IncompatibleError, NotFoundError } from '../../errors/index.ts';
+import { IllegalStateError, NotFoundError } from '../../errors/index.ts';
 import type { SandboxResult } from '../../queues/job-results.ts';
 import type { PayloadOf } from '../../queues/job-schemas.ts';
 import type { LedgerEntry } from '../../state/host-ledger.ts';
 import type { SnapshotRecord } from '../../state/record-schemas.ts';
-import { missingCpuFlags } from '../../vmm/host-cpu.ts';
+import { incompatibility } from '../../state/snapshot-compat.ts';
 import type { HostContext } from '../host-context.ts';
+import { fetchSnapshotCopy } from '../snapshot-shelf.ts';
 import { sandboxBuildSteps } from './build-sandbox.ts';
 import { refuseReuse, summary } from './create.ts';
 import { type OperationRun, type Reported, runOperationSteps } from './operation.ts';
 import { baseOf } from './sandbox-resources.ts';
 
 /**
- * restore: a new sandbox from a snapshot on this host: slot + network, a disk that starts
- * as the snapshot's disk copy, and a VMM restored from the snapshot's memory. Every guest
- * has the same address and MAC, so the memory state works in any slot.
+ * restore: a new sandbox from a snapshot: slot + network, a disk that starts as the
+ * snapshot's disk copy, and a VMM restored from the snapshot's memory. Every guest has the
+ * same address and MAC, so the memory state works in any slot. A snapshot homed on another
+ * host is fetched from it first (a move), once: later restores here use the copy.
  */
-export function restoreSandbox(
+export async function restoreSandbox(
   ctx: HostContext,
   payload: PayloadOf<'restore'>,
   run: OperationRun,
 ): Promise<Reported<SandboxResult>> {
+  const home = await ctx.store.getSnapshot(payload.snapshotId);
+  if (home !== undefined && home.hostId !== ctx.hostId && !ctx.ledger.hasSnapshot(payload.snapshotId)) {
+    // Checked before a byte moves: an incompatible host would fetch it for nothing.
+    assertCompatible(ctx, home);
+    await runOperationSteps(run, [{ name: 'fetch', run: () => fetchSnapshotCopy(ctx, home) }]);
+  }
   // Its files must not go while it is read (a delete waits); forks of one snapshot read together.
   return ctx.snapshotLocks.read(payload.snapshotId, () => restoreUnderLock(ctx, payload, run));
 }
@@ -72,42 +80,13 @@ async function restoreUnderLock(
   return summary(build.entry(), 'done');
 }
 
-/**
- * A snapshot restores only on a host whose CPU has every flag the snapshot was taken with
- * and whose VMM is of its kind, no older than the one that wrote it: otherwise the guest
- * would meet instructions or a state format its host lacks. The error names what is missing.
- */
+/** Throws IncompatibleError, naming what is missing, unless this host can restore the snapshot. */
 export function assertCompatible(ctx: HostContext, snapshot: SnapshotRecord): void {
-  const compat = snapshot.compat;
-  if (compat === undefined) return;
-  const missing = missingCpuFlags(compat.cpuFlags, ctx.cpu.flags);
-  if (missing.length > 0) {
-    throw new IncompatibleError(
-      `snapshot ${snapshot.snapshotId} cannot be restored on host ${ctx.hostId}: its CPU lacks ${missing.join(', ')} (taken on ${compat.cpuModel})`,
-      { snapshotId: snapshot.snapshotId, hostId: ctx.hostId, missingFlags: missing },
-    );
-  }
-  const vmm = ctx.backend.info;
-  if (vmm.kind !== compat.vmm.kind || compareVersions(vmm.version, compat.vmm.version) < 0) {
-    throw new IncompatibleError(
-      `snapshot ${snapshot.snapshotId} was written by ${compat.vmm.kind} ${compat.vmm.version}; host ${ctx.hostId} runs ${vmm.kind} ${vmm.version}`,
-      {
-        snapshotId: snapshot.snapshotId,
-        hostId: ctx.hostId,
-        needs: compat.vmm,
-        has: { kind: vmm.kind, version: vmm.version },
-      },
-    );
-  }
-}
-
-// Numeric parts compared in order ("53.0.0" > "52.1"); anything else compares equal.
-function compareVersions(a: string, b: string): number {
-  const parts = (version: string) => (/\d+(\.\d+)*/.exec(version)?.[0] ?? '0').split('.').map(Number);
-  const [x, y] = [parts(a), parts(b)];
-  for (let index = 0; index < Math.max(x.length, y.length); index += 1) {
-    const difference = (x[index] ?? 0) - (y[index] ?? 0);
-    if (difference !== 0) return difference;
-  }
-  return 0;
+  const problem = incompatibility(snapshot, {
+    hostId: ctx.hostId,
+    cpuFlags: ctx.cpu.flags,
+    vmmKind: ctx.backend.info.kind,
+    vmmVersion: ctx.backend.info.version,
+  });
+  if (problem !== undefined) throw problem;
 }
