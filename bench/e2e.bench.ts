@@ -13,8 +13,9 @@ import { testGuestBuilt } from '../src/templates/test-guest.ts';
 import { testGuestTemplate } from '../src/templates/test-guest-template.ts';
 import { HostWorker } from '../src/workers/host-worker.ts';
 import { type SnapshotLifecycleFigures, snapshotLifecycle } from './e2e/snapshot-lifecycle.ts';
+import { type SnapshotMoveFigures, snapshotMove } from './e2e/snapshot-move.ts';
 import { BENCH_SHAPE, type WarmAndForkFigures, warmAndFork } from './e2e/warm-and-fork.ts';
-import { teardownBenchHost } from './support/bench-host.ts';
+import { teardownBenchHost, teardownBenchWorker } from './support/bench-host.ts';
 import type { BenchResult, BenchRow } from './support/bench-result.ts';
 import { summarize } from './support/stats.ts';
 import { withTempDir } from './support/temp-dir.ts';
@@ -24,6 +25,7 @@ export const name = 'e2e';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SANDBOXES = Number(process.env.HANGAR_BENCH_E2E_SANDBOXES ?? 3);
 const FAN_OUTS = [1, 4, 8] as const;
+const MOVE_ROUNDS = 3;
 const STEPS = ['create to ready', 'pause', 'resume', 'snapshot', 'restore to ready', 'destroy'] as const;
 
 interface Timing {
@@ -57,12 +59,17 @@ async function measure(dir: string): Promise<BenchResult> {
     poolSize: 2,
     concurrency: 2,
     network: { prefix: 'hgbe', vethRange: '10.236.0.0/16', hostRange: '10.237.0.0/16' },
+    // Moves fetch snapshots from this host's transfer server, authorized with the job key.
+    transfer: { port: 0, listen: '127.0.0.1' },
   });
-  let worker = await HostWorker.create(config, new TemplateCatalog([template]));
+  const jobKey = randomBytes(32).toString('hex');
+  let worker = await HostWorker.create(config, new TemplateCatalog([template]), { jobKey });
   await worker.start();
-  const client = await HangarClient.connect({ redisUrl: REDIS_URL, keyPrefix });
+  const client = await HangarClient.connect({ redisUrl: REDIS_URL, keyPrefix, jobKey });
+  let target: HostWorker | undefined;
   let warmAndForkFigures: WarmAndForkFigures | undefined;
   let lifecycleFigures: SnapshotLifecycleFigures | undefined;
+  let moveFigures: SnapshotMoveFigures | undefined;
   const timings = new Map<string, Timing[]>(STEPS.map((step) => [step, []]));
   const record = (step: string, timing: Timing) => timings.get(step)!.push(timing);
   try {
@@ -95,6 +102,7 @@ async function measure(dir: string): Promise<BenchResult> {
         pool: { guest: { count: 2, vcpus: BENCH_SHAPE.vcpus, memoryMib: BENCH_SHAPE.memoryMib } },
       }),
       new TemplateCatalog([template]),
+      { jobKey },
     );
     await worker.start();
     lifecycleFigures = await snapshotLifecycle(client, { members: 4, rounds: 2 });
@@ -102,7 +110,27 @@ async function measure(dir: string): Promise<BenchResult> {
       samples: SANDBOXES,
       fanOuts: FAN_OUTS,
     });
+    moveFigures = await snapshotMove(
+      client,
+      worker,
+      async () => {
+        target = await HostWorker.create(
+          parseWorkerConfig({
+            ...config,
+            hostId: 'bench-e2e-b',
+            stateDir: join(dir, 'state-b'),
+            network: { prefix: 'hgbf', vethRange: '10.238.0.0/16', hostRange: '10.239.0.0/16' },
+          }),
+          new TemplateCatalog([template]),
+          { jobKey },
+        );
+        await target.start();
+        return target;
+      },
+      { rounds: MOVE_ROUNDS },
+    );
   } finally {
+    if (target !== undefined) await teardownBenchWorker(target);
     await teardownBenchHost(client, worker, REDIS_URL, keyPrefix);
   }
   const rows: BenchRow[] = [];
@@ -120,6 +148,11 @@ async function measure(dir: string): Promise<BenchResult> {
   if (lifecycleFigures !== undefined) {
     rows.push(...lifecycleFigures.rows);
     tables.push(lifecycleFigures.table);
+  }
+  if (moveFigures !== undefined) {
+    rows.push(...moveFigures.rows);
+    tables.push(moveFigures.table);
+    notes.push(...moveFigures.notes);
   }
   if (warmAndForkFigures !== undefined) {
     const { warm, forks, table } = warmAndForkFigures;

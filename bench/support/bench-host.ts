@@ -11,12 +11,17 @@ export async function teardownBenchHost(
   keyPrefix: string,
 ): Promise<void> {
   await client.close();
-  await worker.stop();
-  await worker.ctx.slots.drain();
-  await sweepNetwork(worker.ctx.network, new Set());
-  await removeHostNetwork(worker.ctx.network);
+  await teardownBenchWorker(worker);
   const redis = new Redis(redisUrl);
   const keys = await redis.keys(`${keyPrefix}:*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
+}
+
+/** Stops a bench's worker and removes every namespace and rule it made. */
+export async function teardownBenchWorker(worker: HostWorker): Promise<void> {
+  await worker.stop();
+  await worker.ctx.slots.drain();
+  await sweepNetwork(worker.ctx.network, new Set());
+  await removeHostNetwork(worker.ctx.network);
 }

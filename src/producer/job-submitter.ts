@@ -56,21 +56,12 @@ export class JobSubmitter {
 
   /** Enqueues a job on an existing sandbox (pause, resume, snapshot, destroy). */
   async onSandbox(payload: JobPayload, idempotencyKey?: string): Promise<JobRef> {
-    const sequences = this.#store.sequences;
     const directory = this.#store.directory;
     for (let tries = 0; ; tries += 1) {
       const hostId = await directory.hostOf(payload.sandboxId);
       if (hostId === undefined)
         throw new NotFoundError(`no sandbox ${payload.sandboxId}`, { sandboxId: payload.sandboxId });
-      const answer = await sequences.enqueue({
-        op: payload.op,
-        sandboxId: payload.sandboxId,
-        hostId,
-        jobSuffix: suffix(),
-        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-        idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
-        mode: { kind: 'sandbox' },
-      });
+      const answer = await this.#enqueue(hostId, payload, idempotencyKey, 'sandbox');
       if (answer.kind === 'ok') {
         await this.#add(answer.ref, payload, idempotencyKey);
         return answer.ref;
@@ -147,14 +138,7 @@ export class JobSubmitter {
 
   /** Takes a job's number on a given host with no checks (a batch child; see prepareJob). */
   async numbered(hostId: string, payload: JobPayload): Promise<SequencedJob> {
-    const answer = await this.#store.sequences.enqueue({
-      op: payload.op,
-      sandboxId: payload.sandboxId,
-      hostId,
-      jobSuffix: suffix(),
-      idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
-      mode: { kind: 'host' },
-    });
+    const answer = await this.#enqueue(hostId, payload, undefined, 'host');
     if (answer.kind !== 'ok') throw refusalError(payload, answer as Refusal);
     return { ref: answer.ref, data: this.dataOf(answer.ref, payload) };
   }
@@ -164,15 +148,7 @@ export class JobSubmitter {
    * (a snapshot's deletion: its sandbox may be long gone).
    */
   async onHost(hostId: string, payload: JobPayload, idempotencyKey?: string): Promise<JobRef> {
-    const answer = await this.#store.sequences.enqueue({
-      op: payload.op,
-      sandboxId: payload.sandboxId,
-      hostId,
-      jobSuffix: suffix(),
-      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-      idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
-      mode: { kind: 'host' },
-    });
+    const answer = await this.#enqueue(hostId, payload, idempotencyKey, 'host');
     if (answer.kind === 'duplicate') {
       if (!answer.jobExists) await this.#addIfNoOutcome(answer.ref, payload, idempotencyKey);
       return answer.ref;
@@ -233,6 +209,24 @@ export class JobSubmitter {
 
   async close(): Promise<void> {
     await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
+  }
+
+  // A job's next number on its host's slot (see ENQUEUE_LUA's 'sandbox' and 'host' modes).
+  #enqueue(
+    hostId: string,
+    payload: JobPayload,
+    idempotencyKey: string | undefined,
+    mode: 'sandbox' | 'host',
+  ) {
+    return this.#store.sequences.enqueue({
+      op: payload.op,
+      sandboxId: payload.sandboxId,
+      hostId,
+      jobSuffix: suffix(),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      idempotencyTtlSeconds: OUTCOME_TTL_SECONDS,
+      mode: { kind: mode },
+    });
   }
 
   // A repeated create: its first call may have died after placing it, before the host took

@@ -1,6 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { once } from 'node:events';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { TransferError } from '../errors/index.ts';
 import type { SnapshotRecord } from '../state/record-schemas.ts';
@@ -89,7 +88,7 @@ export async function unpackSnapshot(
       if (payload === undefined) throw new TransferError('snapshot archive ends before its last frame');
       if (payload.length === 0) break;
       hash.update(payload);
-      if (!stdin.write(payload)) await Promise.race([once(stdin, 'drain'), once(stdin, 'close')]);
+      if (!stdin.write(payload)) await drainedOrClosed(stdin);
     }
     const digest = await reader.take(32);
     if (digest === undefined) throw new TransferError('snapshot archive ends before its checksum');
@@ -116,6 +115,19 @@ export async function unpackSnapshot(
     });
   }
   return { manifest, bytes: reader.bytes };
+}
+
+// Both listeners go once either fires: a write loop must not pile them up.
+function drainedOrClosed(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 /** Reads exact byte counts and frames off a stream of chunks. */
