@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
@@ -9,6 +12,7 @@ import { collectSnapshotGarbage } from '../../src/workers/snapshot-gc.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
 const KEY = randomBytes(32).toString('hex');
+const HANGAR = fileURLToPath(new URL('../../bin/hangar.ts', import.meta.url));
 const CPU = { model: 'Test CPU', flags: ['fpu', 'sse2', 'avx2'] };
 
 // Three hosts on this machine, each with its own state dir, network range and transfer port.
@@ -186,5 +190,39 @@ describe('snapshots move between hosts: fetch, export, import [CH simulator stan
     expect(restored.hostId).toBe('mv2');
     for (const id of [source, restored.sandboxId]) await (await client.destroy(id)).result();
     await (await client.deleteSnapshot('move-snap-6')).result();
+  });
+
+  it('the CLI: snapshot export to a file, import on another host, restore --host', async () => {
+    const source = await snapshotOn('mv1', 'move-snap-7');
+    const file = join(fleet.dir.path, 'move-snap-7.hgs');
+    const hangar = async (...args: string[]) => {
+      const result = await execa('node', [HANGAR, ...args, '--prefix', fleet.keyPrefix], {
+        reject: false,
+        timeout: 60_000,
+        env: { REDIS_URL: worker('mv1').config.redisUrl, HANGAR_JOB_KEY: KEY },
+      });
+      return { code: result.exitCode, out: String(result.stdout), err: String(result.stderr) };
+    };
+    const exported = await hangar('snapshot', 'export', 'move-snap-7', '--output', file);
+    expect(exported).toMatchObject({
+      code: 0,
+      err: expect.stringMatching(/move-snap-7 \(from host mv1\) written to/),
+    });
+    const imported = await hangar(
+      'snapshot',
+      'import',
+      file,
+      '--host',
+      'mv3',
+      '--snapshot-id',
+      'move-snap-7b',
+    );
+    expect(imported.out).toMatch(/^snapshot move-snap-7b is now on host mv3 /);
+    expect(await fleet.client.getSnapshot('move-snap-7b')).toMatchObject({ hostId: 'mv3' });
+    const restored = await hangar('restore', 'move-snap-7', '--host', 'mv2', '--wait', '--json');
+    const result = JSON.parse(restored.out) as { result: { hostId: string; sandboxId: string } };
+    expect(result.result.hostId).toBe('mv2');
+    for (const id of [source, result.result.sandboxId]) await (await fleet.client.destroy(id)).result();
+    for (const id of ['move-snap-7', 'move-snap-7b']) await (await fleet.client.deleteSnapshot(id)).result();
   });
 });
