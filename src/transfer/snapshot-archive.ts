@@ -16,7 +16,11 @@ function frame(payload: Buffer, hash: Hash): Buffer[] {
  * The archive of a snapshot directory (see archive-format.ts), as a stream of chunks. `manifest` is the record it
  * carries up front (the directory's own snapshot.json travels in the tar too).
  */
-export async function* packSnapshot(dir: string, manifest: SnapshotRecord): AsyncGenerator<Buffer> {
+export async function* packSnapshot(
+  dir: string,
+  manifest: SnapshotRecord,
+  onDigest: (digest: Buffer) => void = () => undefined,
+): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
   yield ARCHIVE_MAGIC;
   yield* frame(Buffer.from(JSON.stringify(manifest)), hash);
@@ -36,7 +40,9 @@ export async function* packSnapshot(dir: string, manifest: SnapshotRecord): Asyn
     throw new TransferError(`tar of ${dir} failed (exit ${result.exitCode}): ${stderr.trim()}`, { dir });
   }
   yield Buffer.alloc(4);
-  yield hash.digest();
+  const digest = hash.digest();
+  onDigest(digest);
+  yield digest;
 }
 
 /** What reading an archive gave. */
@@ -44,6 +50,8 @@ export interface UnpackedSnapshot {
   manifest: SnapshotRecord;
   /** Archive bytes read (what crossed the wire). */
   bytes: number;
+  /** The archive's SHA-256, as checked. */
+  digest: Buffer;
 }
 
 /**
@@ -80,6 +88,7 @@ export async function unpackSnapshot(
     stderr += chunk.toString();
   });
   const stdin = tar.stdin!;
+  let digest = Buffer.alloc(0);
   // tar exiting early (a bad archive) closes its stdin: the error comes from its exit code.
   stdin.on('error', () => undefined);
   try {
@@ -90,10 +99,11 @@ export async function unpackSnapshot(
       hash.update(payload);
       if (!stdin.write(payload)) await drainedOrClosed(stdin);
     }
-    const digest = await reader.take(32);
-    if (digest === undefined) throw new TransferError('snapshot archive ends before its checksum');
+    const sent = await reader.take(32);
+    if (sent === undefined) throw new TransferError('snapshot archive ends before its checksum');
     if (!(await reader.atEnd())) throw new TransferError('snapshot archive has bytes after its checksum');
-    if (!digest.equals(hash.digest())) {
+    digest = hash.digest();
+    if (!sent.equals(digest)) {
       throw new TransferError(
         `snapshot ${manifest.snapshotId}: archive checksum does not match its content`,
         {
@@ -114,7 +124,7 @@ export async function unpackSnapshot(
       snapshotId: manifest.snapshotId,
     });
   }
-  return { manifest, bytes: reader.bytes };
+  return { manifest, bytes: reader.bytes, digest };
 }
 
 // Both listeners go once either fires: a write loop must not pile them up.

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { UnsignedJobError } from '../errors/index.ts';
+import { TransferError, UnsignedJobError } from '../errors/index.ts';
 import type { JobKey } from '../signing/job-key.ts';
 
 /** How far a request's time may be from the server's: a captured header is useless after this. */
@@ -52,6 +52,37 @@ export function checkTransferAuthorization(
     throw new UnsignedJobError(
       `${method} ${path}: authorization does not match (signed with key ${keyId}; this host's is ${key.keyId})`,
       { keyId, expectedKeyId: key.keyId },
+    );
+  }
+}
+
+/** The trailer a transfer server sends after an archive: its MAC (see archiveMac). */
+export const ARCHIVE_MAC_TRAILER = 'x-hangar-archive-mac';
+
+/**
+ * A MAC of an archive's checksum and snapshot id with the job key, sent by the serving host
+ * after the archive: a fetching host keeps only an archive a key holder sent, so a forged
+ * heartbeat or record pointing it at another server cannot hand it a guest's memory.
+ */
+export function archiveMac(key: JobKey, snapshotId: string, digest: Buffer): string {
+  return createHmac('sha256', key.bytes)
+    .update(`hangar-archive-v1\n${snapshotId}\n${digest.toString('hex')}`)
+    .digest('base64url');
+}
+
+/** Throws TransferError unless `mac` is the archive's MAC with `key`. */
+export function checkArchiveMac(
+  key: JobKey,
+  snapshotId: string,
+  digest: Buffer,
+  mac: string | undefined,
+): void {
+  const expected = Buffer.from(archiveMac(key, snapshotId, digest));
+  const actual = Buffer.from(mac ?? '');
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+    throw new TransferError(
+      `the archive of snapshot ${snapshotId} is not signed with this fleet's job key (${mac === undefined ? 'no MAC' : 'MAC does not match'})`,
+      { snapshotId },
     );
   }
 }

@@ -5,7 +5,7 @@ import { ErrorCode, HangarError, TransferError } from '../errors/index.ts';
 import type { JobKey } from '../signing/job-key.ts';
 import { SnapshotRecord } from '../state/record-schemas.ts';
 import { ARCHIVE_MEDIA_TYPE } from './archive-format.ts';
-import { transferAuthorization } from './transfer-auth.ts';
+import { ARCHIVE_MAC_TRAILER, transferAuthorization } from './transfer-auth.ts';
 
 /** The path a host serves a snapshot's archive at (GET) and takes one in at (PUT). */
 export function snapshotPath(snapshotId: string): string {
@@ -29,6 +29,8 @@ export interface SnapshotDownload {
   body: Readable;
   /** The bytes of the snapshot's files really in use (what the archive carries, about). */
   bytesUsed: number | undefined;
+  /** The archive's MAC, from the trailer: known once `body` was read to its end. */
+  mac(): string | undefined;
 }
 
 /** Asks the host at `baseUrl` for a snapshot's archive; the caller reads (or destroys) `body`. */
@@ -46,7 +48,12 @@ export async function downloadSnapshot(
   });
   if (response.statusCode !== 200) throw await failure(response, `GET ${baseUrl}${path}`);
   const used = Number(response.headers['x-hangar-bytes-used']);
-  return { body: response.body, bytesUsed: Number.isFinite(used) ? used : undefined };
+  const trailers = response.trailers as Record<string, string | undefined>;
+  return {
+    body: response.body,
+    bytesUsed: Number.isFinite(used) ? used : undefined,
+    mac: () => trailers[ARCHIVE_MAC_TRAILER],
+  };
 }
 
 /** Sends an archive to the host at `baseUrl`, which keeps it as snapshot `snapshotId`. */

@@ -9,7 +9,7 @@ import type { SnapshotRecord } from '../state/record-schemas.ts';
 import { Identifier } from '../validation/identifiers.ts';
 import { ARCHIVE_MEDIA_TYPE } from './archive-format.ts';
 import { packSnapshot } from './snapshot-archive.ts';
-import { checkTransferAuthorization } from './transfer-auth.ts';
+import { ARCHIVE_MAC_TRAILER, archiveMac, checkTransferAuthorization } from './transfer-auth.ts';
 import type { ImportAnswer } from './transfer-client.ts';
 
 /** What a host's transfer server reads snapshots from and writes them into (the worker). */
@@ -105,6 +105,7 @@ async function answer(
       response.writeHead(200, {
         'content-type': ARCHIVE_MEDIA_TYPE,
         'x-hangar-bytes-used': String(manifest.memoryBytes + manifest.diskBytes),
+        trailer: ARCHIVE_MAC_TRAILER,
       });
       const counted = new Transform({
         transform(chunk: Buffer, _encoding, done) {
@@ -112,7 +113,14 @@ async function answer(
           done(null, chunk);
         },
       });
-      await pipeline(Readable.from(packSnapshot(dir, manifest)), counted, response);
+      let digest: Buffer | undefined;
+      const archive = packSnapshot(dir, manifest, (value) => {
+        digest = value;
+      });
+      await pipeline(Readable.from(archive), counted, response, { end: false });
+      // The MAC goes last, once the checksum it covers is known.
+      response.addTrailers({ [ARCHIVE_MAC_TRAILER]: archiveMac(options.key, snapshotId, digest!) });
+      response.end();
       log.info({ snapshotId }, 'snapshot sent');
     });
     return;

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { ConflictError, IllegalStateError, NotFoundError, TransferError } from '../errors/index.ts';
 import type { SnapshotRecord } from '../state/record-schemas.ts';
-import { unpackSnapshot } from '../transfer/snapshot-archive.ts';
+import { type UnpackedSnapshot, unpackSnapshot } from '../transfer/snapshot-archive.ts';
+import { checkArchiveMac } from '../transfer/transfer-auth.ts';
 import { downloadSnapshot, type ImportAnswer } from '../transfer/transfer-client.ts';
 import type { SnapshotShelf } from '../transfer/transfer-server.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
@@ -34,14 +35,15 @@ export function snapshotShelf(ctx: HostContext): SnapshotShelf {
         }
         return send(dir, manifest);
       }),
-    receive: (snapshotId, archive) => receiveSnapshot(ctx, snapshotId, async () => archive, 'import'),
+    receive: (snapshotId, archive) => receiveSnapshot(ctx, snapshotId, async () => ({ archive }), 'import'),
   };
 }
 
 /**
  * Fetches a copy of a snapshot from its home host's transfer server, unless this host has
- * it. Authenticated with the fleet's job key; the archive's checksum is verified before the
- * copy is kept, and a failed fetch leaves nothing (a retry starts over).
+ * it. Both ways authenticated with the fleet's job key (the request's HMAC, and the archive's
+ * MAC in the response's trailer); the archive's checksum and MAC are verified before the copy
+ * is kept, and a failed fetch leaves nothing (a retry starts over).
  */
 export async function fetchSnapshotCopy(ctx: HostContext, record: SnapshotRecord): Promise<ImportAnswer> {
   if (ctx.jobKey === undefined) {
@@ -68,7 +70,12 @@ export async function fetchSnapshotCopy(ctx: HostContext, record: SnapshotRecord
           { snapshotId: record.snapshotId, hostId: record.hostId },
         );
       }
-      return (await downloadSnapshot(source.transferUrl, key, record.snapshotId)).body;
+      const download = await downloadSnapshot(source.transferUrl, key, record.snapshotId);
+      return {
+        archive: download.body,
+        // Only an archive a holder of the key sent is kept (not one from a forged heartbeat's URL).
+        verify: (unpacked) => checkArchiveMac(key, record.snapshotId, unpacked.digest, download.mac()),
+      };
     },
     'copy',
   );
@@ -83,7 +90,11 @@ export async function fetchSnapshotCopy(ctx: HostContext, record: SnapshotRecord
 export async function receiveSnapshot(
   ctx: HostContext,
   snapshotId: string,
-  open: () => Promise<AsyncIterable<Uint8Array>>,
+  open: () => Promise<{
+    archive: AsyncIterable<Uint8Array>;
+    /** Checks the unpacked archive before it is kept (throws to refuse it). */
+    verify?: (unpacked: UnpackedSnapshot) => void;
+  }>,
   mode: ReceiveMode,
 ): Promise<ImportAnswer> {
   return ctx.snapshotLocks.write(snapshotId, async () => {
@@ -102,7 +113,7 @@ export async function receiveSnapshot(
         return { snapshot: held, outcome: 'already', archiveBytes: 0 };
       }
     }
-    const archive = await open();
+    const { archive, verify } = await open();
     let kept: SnapshotRecord | undefined;
     let archiveBytes = 0;
     await writeSnapshotAtomically(dir, async (staging) => {
@@ -118,6 +129,7 @@ export async function receiveSnapshot(
           `snapshot ${snapshotId}`,
         );
       });
+      verify?.(unpacked);
       if (!(await isCompleteSnapshot(staging, SNAPSHOT_FILES))) {
         throw new TransferError(`the archive of snapshot ${snapshotId} lacks ${SNAPSHOT_FILES.join(' or ')}`);
       }

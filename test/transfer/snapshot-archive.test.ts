@@ -36,6 +36,7 @@ describe('snapshot archives: sparse, framed, checksummed', () => {
   let dir: TempDir;
   let source: string;
   let archive: Buffer;
+  let packedDigest: Buffer | undefined;
 
   beforeAll(async () => {
     dir = await makeTempDir('hangar-archive-');
@@ -49,7 +50,11 @@ describe('snapshot archives: sparse, framed, checksummed', () => {
     await memory.close();
     await writeFile(join(source, 'disk.cow'), 'disk bytes');
     await writeFile(join(source, 'snapshot.json'), JSON.stringify(MANIFEST));
-    archive = await collect(packSnapshot(source, MANIFEST));
+    archive = await collect(
+      packSnapshot(source, MANIFEST, (digest) => {
+        packedDigest = digest;
+      }),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -68,7 +73,9 @@ describe('snapshot archives: sparse, framed, checksummed', () => {
       seen = manifest;
     });
     expect(seen).toEqual(MANIFEST);
-    expect(unpacked).toEqual({ manifest: MANIFEST, bytes: archive.length });
+    // Both ends name the same digest: the one the archive ends with, which a transfer's MAC covers.
+    expect(packedDigest).toEqual(archive.subarray(-32));
+    expect(unpacked).toEqual({ manifest: MANIFEST, bytes: archive.length, digest: archive.subarray(-32) });
     const copy = await stat(join(target, 'vm', 'memory'));
     expect(copy.size).toBe(256 * MIB);
     expect(copy.blocks * 512).toBeLessThan(8 * MIB);

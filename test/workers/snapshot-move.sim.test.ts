@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { access } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -8,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
 import { HangarClient } from '../../src/producer/hangar-client.ts';
 import { snapshotPath } from '../../src/transfer/transfer-client.ts';
+import { pollUntil } from '../../src/util/poll.ts';
 import { collectSnapshotGarbage } from '../../src/workers/snapshot-gc.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
@@ -167,6 +170,45 @@ describe('snapshots move between hosts: fetch, export, import [CH simulator stan
     expect((refused as Error).message).toMatch(/authorization does not match/);
     await (await fleet.client.destroy(source)).result();
     await (await fleet.client.deleteSnapshot('move-snap-5')).result();
+  });
+
+  it('keeps no archive that lacks the key’s MAC: a forged heartbeat pointing at another server moves nothing', async () => {
+    const { client } = fleet;
+    const source = await snapshotOn('mv1', 'move-snap-8');
+    // A well-formed archive of the very snapshot, checksum and all, but served without the MAC.
+    const chunks: Buffer[] = [];
+    for await (const chunk of (await client.exportSnapshot('move-snap-8')).archive)
+      chunks.push(chunk as Buffer);
+    const rogue = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/vnd.hangar.snapshot' });
+      response.end(Buffer.concat(chunks));
+    });
+    await new Promise<void>((resolve) => rogue.listen(0, '127.0.0.1', resolve));
+    const rogueUrl = `http://127.0.0.1:${(rogue.address() as AddressInfo).port}`;
+    const home = worker('mv1');
+    const honest = home.ctx.transferUrl;
+    try {
+      // What a Redis writer could do: the home's heartbeat names another server.
+      home.ctx.transferUrl = rogueUrl;
+      await pollUntil(
+        'the heartbeat to name the other server',
+        async () =>
+          (await client.hosts()).find((h) => h.hostId === 'mv1')?.transferUrl === rogueUrl ? true : undefined,
+        { timeoutMs: 10_000 },
+      );
+      const refused = await (await client.restore('move-snap-8', { hostId: 'mv2' }))
+        .result(30_000)
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: ErrorCode.Transfer });
+      expect((refused as Error).message).toMatch(/not signed with this fleet's job key \(no MAC\)/);
+      expect(worker('mv2').ctx.ledger.hasSnapshot('move-snap-8')).toBe(false);
+      await expect(access(worker('mv2').ctx.paths.snapshotDir('move-snap-8'))).rejects.toThrow();
+    } finally {
+      home.ctx.transferUrl = honest;
+      await new Promise((resolve) => rogue.close(resolve));
+    }
+    await (await client.destroy(source)).result();
+    await (await client.deleteSnapshot('move-snap-8')).result();
   });
 
   it('a fetch that cannot reach the home fails with E_TRANSFER and leaves nothing; once the home serves again, a restore moves it', async () => {
