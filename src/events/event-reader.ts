@@ -2,6 +2,7 @@ import type { Logger } from '../logging/logger.ts';
 import { silentLogger } from '../logging/logger.ts';
 import type { KeySpace } from '../queues/names.ts';
 import type { RedisClient } from '../redis/connections.ts';
+import { ABORTED, unlessAborted } from '../util/abortable.ts';
 import { HangarEvent, type PositionedEvent } from './event-schemas.ts';
 
 export interface ReadEventsOptions {
@@ -30,28 +31,31 @@ export async function* readEvents(
   let after = options.after ?? '$';
   const blockMs = options.blockMs ?? 1_000;
   try {
-    if (after === '$') after = await lastPosition(redis, keys);
+    if (after === '$') {
+      const newest = await unlessAborted(lastPosition(redis, keys), options.signal);
+      if (newest === ABORTED) return;
+      after = newest;
+    }
   } catch (error) {
     if (options.signal?.aborted === true) return;
     throw error;
   }
   while (!options.signal?.aborted) {
-    let reply: [string, [string, string[]][]][] | null;
+    let reply: [string, [string, string[]][]][] | null | typeof ABORTED;
     try {
-      reply = (await redis.xread(
-        'COUNT',
-        500,
-        'BLOCK',
-        blockMs,
-        'STREAMS',
-        keys.fleet.eventStream(),
-        after,
-      )) as [string, [string, string[]][]][] | null;
+      // The read waits on its own: during an outage it sits in ioredis's queue until Redis is back.
+      reply = await unlessAborted(
+        redis.xread('COUNT', 500, 'BLOCK', blockMs, 'STREAMS', keys.fleet.eventStream(), after) as Promise<
+          [string, [string, string[]][]][] | null
+        >,
+        options.signal,
+      );
     } catch (error) {
       // An abort closes the connection under a blocking read: that is the end, not a failure.
       if (options.signal?.aborted === true) return;
       throw error;
     }
+    if (reply === ABORTED) return;
     for (const [, entries] of reply ?? []) {
       for (const [position, fields] of entries) {
         after = position;

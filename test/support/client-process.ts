@@ -42,7 +42,13 @@ const timer = setInterval(() => {
 say('connected');
 
 process.on('SIGTERM', () => {
+  const began = Date.now();
+  const step = (what: string) => process.stderr.write(`${what} ${Date.now() - began} ms after SIGTERM\n`);
   clearInterval(timer);
   abort.abort();
-  void reading.then(() => client.close()).then(() => process.exit(0));
+  void reading
+    .then(() => step('reader stopped'))
+    .then(() => client.close())
+    .then(() => step('client closed'))
+    .then(() => process.exit(0));
 });
