@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.ts';
 import { parseRedisUrl } from '../../src/redis/connections.ts';
 import { redact } from '../../src/redis/redact.ts';
+import { pollUntil } from '../../src/util/poll.ts';
 import { makeTempDir } from '../support/temp-dir.ts';
 
 describe('redact: URL passwords hidden in any text', () => {
@@ -63,7 +64,17 @@ describe('redact: URL passwords hidden in any text', () => {
       await new Promise<void>((resolve, reject) =>
         log.flush((failed) => (failed ? reject(failed) : resolve())),
       );
-      const text = await readFile(path, 'utf8');
+      // The destination opens its file asynchronously: a flush right after the first lines may
+      // come before the file exists, so wait for both lines rather than read once.
+      const text = await pollUntil(
+        'both lines in the log file',
+        async () => {
+          const written = await readFile(path, 'utf8').catch(() => '');
+          const lines = written.split('\n').filter((line) => line !== '');
+          return lines.length >= 2 && written.endsWith('\n') ? written : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
       for (const password of ['p1', 'p2', 'p3', 'p4']) expect(text).not.toContain(`:${password}@`);
       expect(text).toContain('redis://u:***@h:1');
       expect(text).toContain('rediss://u:***@h:3');

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, truncate } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,14 +9,14 @@ import {
   type SlotLayout,
   sweepNetwork,
 } from '../../../src/network/index.ts';
-import { testGuestBuilt, testGuestPaths } from '../../../src/templates/test-guest.ts';
+import { testGuestBuilt } from '../../../src/templates/test-guest.ts';
 import { pollUntil } from '../../../src/util/poll.ts';
 import { isAlive } from '../../../src/vmm/process/index.ts';
 import { findQemuBinary } from '../../../src/vmm/qemu/qemu-backend.ts';
 import { QemuSandboxVm } from '../../../src/vmm/qemu/qemu-sandbox-vm.ts';
 import { readSpecFile } from '../../../src/vmm/qemu/spec-file.ts';
 import type { VmCrash } from '../../../src/vmm/vm-driver.ts';
-import { VmSpec } from '../../../src/vmm/vm-spec.ts';
+import { tcgVm, testGuestSpec } from '../../support/qemu-guest.ts';
 import { makeTempDir, type TempDir } from '../../support/temp-dir.ts';
 
 const qemu = await findQemuBinary();
@@ -88,29 +88,11 @@ describe.skipIf(skipReason !== undefined)(
     let second: QemuSandboxVm;
     let snapshotDir: string;
 
-    async function specFor(id: string, slot: SlotLayout, memoryMib = 256): Promise<VmSpec> {
-      const disk = join(temp.path, `${id}.img`);
-      await writeFile(disk, '');
-      await truncate(disk, 16 * 1024 * 1024);
-      const guest = testGuestPaths();
-      return VmSpec.parse({
-        sandboxId: id,
-        vcpus: 1,
-        memoryMib,
-        kernelPath: guest.kernelPath,
-        initramfsPath: guest.initramfsPath,
-        cmdline: guest.cmdline,
-        diskPath: disk,
-        netns: slot.netns,
-      });
-    }
+    const specFor = (id: string, slot: SlotLayout, memoryMib = 256) =>
+      testGuestSpec(temp.path, id, slot, memoryMib);
 
     function vmFor(id: string): QemuSandboxVm {
-      const vm = new QemuSandboxVm(id, join(temp.path, 'run', id), {
-        binary: qemu!,
-        accel: 'tcg',
-        readyTimeoutMs: 20_000,
-      });
+      const vm = tcgVm(qemu!, temp.path, id);
       vms.push(vm);
       return vm;
     }

@@ -1,4 +1,4 @@
-import { readFile, truncate, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestGuestManifest } from '../../../scripts/guest/manifest.ts';
@@ -12,9 +12,9 @@ import {
 import { testGuestBuilt, testGuestPaths } from '../../../src/templates/test-guest.ts';
 import { pollUntil } from '../../../src/util/poll.ts';
 import { findQemuBinary } from '../../../src/vmm/qemu/qemu-backend.ts';
-import { QemuSandboxVm } from '../../../src/vmm/qemu/qemu-sandbox-vm.ts';
+import type { QemuSandboxVm } from '../../../src/vmm/qemu/qemu-sandbox-vm.ts';
 import { QmpClient } from '../../../src/vmm/qemu/qmp-client.ts';
-import { VmSpec } from '../../../src/vmm/vm-spec.ts';
+import { tcgVm, testGuestSpec } from '../../support/qemu-guest.ts';
 import { makeTempDir, type TempDir } from '../../support/temp-dir.ts';
 
 const qemu = await findQemuBinary();
@@ -73,29 +73,10 @@ describe.skipIf(skipReason !== undefined)(
     const vms: QemuSandboxVm[] = [];
     let snapshotDir: string;
 
-    async function specFor(id: string, slot: SlotLayout): Promise<VmSpec> {
-      const disk = join(temp.path, `${id}.img`);
-      await writeFile(disk, '');
-      await truncate(disk, 16 * 1024 * 1024);
-      const paths = testGuestPaths();
-      return VmSpec.parse({
-        sandboxId: id,
-        vcpus: 1,
-        memoryMib: 256,
-        kernelPath: paths.kernelPath,
-        initramfsPath: paths.initramfsPath,
-        cmdline: paths.cmdline,
-        diskPath: disk,
-        netns: slot.netns,
-      });
-    }
+    const specFor = (id: string, slot: SlotLayout) => testGuestSpec(temp.path, id, slot);
 
     function vmFor(id: string): QemuSandboxVm {
-      const vm = new QemuSandboxVm(id, join(temp.path, 'run', id), {
-        binary: qemu!,
-        accel: 'tcg',
-        readyTimeoutMs: 20_000,
-      });
+      const vm = tcgVm(qemu!, temp.path, id);
       vms.push(vm);
       return vm;
     }
