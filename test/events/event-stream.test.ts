@@ -4,6 +4,7 @@ import { EventPublisher } from '../../src/events/event-publisher.ts';
 import { readEvents } from '../../src/events/event-reader.ts';
 import type { HangarEvent, PositionedEvent } from '../../src/events/event-schemas.ts';
 import { KeySpace } from '../../src/queues/names.ts';
+import { pollUntil } from '../../src/util/poll.ts';
 import { deleteKeys, TEST_REDIS_URL } from '../support/redis.ts';
 
 describe('event stream and pub/sub (real Redis)', () => {
@@ -71,7 +72,12 @@ describe('event stream and pub/sub (real Redis)', () => {
     await subscriber.subscribe(keys.fleet.fleetChannel(), keys.fleet.sandboxChannel('sb-9'));
     await new EventPublisher(redis, keys).publish({ ...stateEvent(0), sandboxId: 'sb-9' } as HangarEvent);
     await new EventPublisher(redis, keys).publish({ ...stateEvent(0), sandboxId: 'sb-1' } as HangarEvent);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // One connection hears in publish order: the second fleet message is the last one sent.
+    const onFleet = () => got.filter((channel) => channel === keys.fleet.fleetChannel()).length;
+    await pollUntil('both fleet messages', async () => (onFleet() === 2 ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
     subscriber.disconnect();
     expect(got.filter((channel) => channel === keys.fleet.fleetChannel())).toHaveLength(2);
     expect(got.filter((channel) => channel === keys.fleet.sandboxChannel('sb-9'))).toHaveLength(1);

@@ -4,6 +4,7 @@ import type { HangarEvent } from '../../src/events/event-schemas.ts';
 import { defaultRunner } from '../../src/exec/command-runner.ts';
 import { listNetns } from '../../src/network/index.ts';
 import { internalsOf } from '../../src/producer/client-internals.ts';
+import { pollUntil } from '../../src/util/poll.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 import { finishedJob } from '../support/jobs.ts';
 
@@ -23,8 +24,12 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
     const { client } = fleet;
     const seen: HangarEvent[] = [];
     const abort = new AbortController();
+    // From a position read first, so no event of this test can come before the reader starts.
+    const after = await client.latestEventPosition();
     const reading = (async () => {
-      for await (const { event } of client.events({ signal: abort.signal, blockMs: 100 })) seen.push(event);
+      for await (const { event } of client.events({ after, signal: abort.signal, blockMs: 100 })) {
+        seen.push(event);
+      }
     })();
 
     const created = await (
@@ -63,14 +68,25 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
       });
     }
     expect((await client.get(id))?.state).toBe('destroyed');
-    expect(await (await client.destroy(id)).result()).toMatchObject({ outcome: 'already' });
+    const again = await client.destroy(id);
+    expect(await again.result()).toMatchObject({ outcome: 'already' });
 
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Events reach the fleet's stream through the host's outbox, a moment after the results.
+    const statesOf = () =>
+      seen
+        .filter((event) => event.type === 'sandbox.state' && event.sandboxId === id)
+        .map((event) => (event.type === 'sandbox.state' ? event.state : ''));
+    await pollUntil(
+      "the last job's completion in the event stream",
+      async () =>
+        seen.some((event) => event.type === 'job.completed' && event.jobId === again.jobId)
+          ? true
+          : undefined,
+      { timeoutMs: 10_000, intervalMs: 25 },
+    );
     abort.abort();
     await reading;
-    const states = seen
-      .filter((event) => event.type === 'sandbox.state' && event.sandboxId === id)
-      .map((event) => (event.type === 'sandbox.state' ? event.state : ''));
+    const states = statesOf();
     expect(states).toEqual([
       'creating',
       'running',
@@ -86,6 +102,17 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
 
   it('rejects bad input at the client, naming the field, and enqueues nothing', async () => {
     const { client } = fleet;
+    const queue = internalsOf(client).submitter.queueFor('h1');
+    const queued = () => queue.getJobCountByTypes('waiting', 'delayed', 'active');
+    // A result arrives a moment before BullMQ lets go of its job: start from an idle queue.
+    await pollUntil(
+      'the earlier jobs to leave the queue',
+      async () => ((await queued()) === 0 ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 25,
+      },
+    );
     await expect(client.create({ template: 'base', vcpus: 0, memoryMib: 256 })).rejects.toMatchObject({
       code: ErrorCode.Validation,
       message: expect.stringContaining('vcpus'),
@@ -94,9 +121,7 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
       code: ErrorCode.Validation,
       message: expect.stringContaining('template'),
     });
-    expect(
-      await internalsOf(client).submitter.queueFor('h1').getJobCountByTypes('waiting', 'delayed', 'active'),
-    ).toBe(0);
+    expect(await queued()).toBe(0);
   });
 
   it('fails a job with a bad payload at once on the worker, without retry', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HangarEvent } from '../../src/events/event-schemas.ts';
 import { internalsOf } from '../../src/producer/client-internals.ts';
+import { pollUntil } from '../../src/util/poll.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
 // Every VMM on this host answers its first vm.pause with a 500 (a transient fault) and takes
@@ -27,8 +28,11 @@ describe('per-sandbox ordering and transient retries [CH simulator stand-in]', (
     const { client } = fleet;
     const seen: HangarEvent[] = [];
     const abort = new AbortController();
+    const after = await client.latestEventPosition();
     const reading = (async () => {
-      for await (const { event } of client.events({ signal: abort.signal, blockMs: 100 })) seen.push(event);
+      for await (const { event } of client.events({ after, signal: abort.signal, blockMs: 100 })) {
+        seen.push(event);
+      }
     })();
     const id = String(
       (await (await client.create({ template: 'base', vcpus: 1, memoryMib: 256 })).result()).sandboxId,
@@ -36,7 +40,15 @@ describe('per-sandbox ordering and transient retries [CH simulator stand-in]', (
     const pause = await client.pause(id);
     expect(await pause.result()).toMatchObject({ state: 'paused' });
     expect((await internalsOf(fleet.client).store.getOutcome('h1', pause.jobId))?.starts).toBe(2);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The failure comes before the completion in the stream, which the outbox fills a moment after the result.
+    await pollUntil(
+      "the pause's completion in the event stream",
+      async () =>
+        seen.some((event) => event.type === 'job.completed' && event.jobId === pause.jobId)
+          ? true
+          : undefined,
+      { timeoutMs: 10_000, intervalMs: 25 },
+    );
     abort.abort();
     await reading;
     const failures = seen.filter((event) => event.type === 'job.failed' && event.jobId === pause.jobId);

@@ -1,12 +1,21 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pollUntil } from '../../../src/util/poll.ts';
 import { readPidfile, terminate, type VmmExit, VmmProcess } from '../../../src/vmm/process/index.ts';
 import { makeTempDir, type TempDir } from '../../support/temp-dir.ts';
 import { nextEvent, ProcessJanitor, shellStandIn } from './stand-in.ts';
 
 // The watcher's promise: a death is reported within one second.
 const REPORT_BUDGET_MS = 1_000;
+
+// Until the stand-in has written `line` to its output (a shell under load starts late).
+const printed = (outputPath: string, line: string) =>
+  pollUntil(
+    `'${line}' in ${outputPath}`,
+    async () => ((await readFile(outputPath, 'utf8').catch(() => '')).includes(line) ? true : undefined),
+    { timeoutMs: 10_000, intervalMs: 20 },
+  );
 
 describe('crash watcher with stand-in processes (sh + sleep)', () => {
   let dir: TempDir;
@@ -21,8 +30,9 @@ describe('crash watcher with stand-in processes (sh + sleep)', () => {
   });
 
   it('reports a SIGKILL of our own child with the signal and the log tail', async () => {
-    const proc = await janitor.launch(shellStandIn(dir.path, 'echo last-words; sleep 60; :'));
-    await sleep(200); // let it print
+    const spec = shellStandIn(dir.path, 'echo last-words; sleep 60; :');
+    const proc = await janitor.launch(spec);
+    await printed(spec.outputPath, 'last-words');
     const crash = nextEvent<VmmExit>((cb) => proc.onUnexpectedExit(cb), REPORT_BUDGET_MS);
     process.kill(proc.pid, 'SIGKILL');
     const exit = await crash;
@@ -62,7 +72,7 @@ describe('crash watcher with stand-in processes (sh + sleep)', () => {
   it('re-attaches from the pidfile after the object is forgotten, and reports a kill -9 by polling', async () => {
     const spec = shellStandIn(dir.path, 'echo attached-output; sleep 60; :');
     const { pid } = await janitor.launch(spec); // the VmmProcess object is dropped here
-    await sleep(200);
+    await printed(spec.outputPath, 'attached-output');
 
     const found = await VmmProcess.reattach(spec.pidfilePath);
     expect(found).toBeDefined();
