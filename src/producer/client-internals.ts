@@ -2,6 +2,7 @@ import type { ZodType } from 'zod';
 import type { KeySpace } from '../queues/names.ts';
 import type { JobKey } from '../signing/job-key.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
+import type { Tracing } from '../tracing/start-tracing.ts';
 import type { JobHandle, JobRef } from './job-handle.ts';
 import type { JobSubmitter } from './job-submitter.ts';
 
@@ -14,6 +15,8 @@ export interface ClientInternals {
   jobKey: JobKey | undefined;
   /** The client's id: its jobs' outcomes come back on its own reply channel. */
   clientId: string;
+  /** The client's tracing, when OTEL_* turned it on: batch and group calls open their own root spans. */
+  tracing: Tracing | undefined;
   /** A handle whose result is checked against `schema`. */
   handle<R>(ref: JobRef, schema?: ZodType<R>): JobHandle<R>;
 }

@@ -146,6 +146,7 @@ export class HangarClient {
       submitter: this.#submitter,
       jobKey,
       clientId: this.#clientId,
+      tracing: this.#tracing,
       handle: (ref, schema) => new JobHandle(ref, this.#waiter, schema),
     });
   }
@@ -289,10 +290,10 @@ export class HangarClient {
     const snapshot = await this.#store.getSnapshot(snapshotId);
     if (snapshot === undefined) throw new NotFoundError(`no snapshot ${snapshotId}`, { snapshotId });
     const payload = parsePayload({ op: 'delete-snapshot', sandboxId: snapshot.sandboxId, snapshotId });
-    return this.#handle(
-      await this.#submitter.onHost(snapshot.hostId, payload, options.idempotencyKey),
-      'delete-snapshot',
+    const ref = await tracedEnqueue(this.#tracing, 'delete-snapshot', snapshot.sandboxId, () =>
+      this.#submitter.onHost(snapshot.hostId, payload, options.idempotencyKey),
     );
+    return this.#handle(ref, 'delete-snapshot');
   }
 
   /** Stops the VM and removes everything the sandbox holds on its host. */

@@ -13,6 +13,7 @@ import type { HangarClient, SandboxSelector } from './hangar-client.ts';
 import type { JobHandle } from './job-handle.ts';
 import type { SequencedJob } from './job-submitter.ts';
 import { newId } from './new-id.ts';
+import { tracedCall } from './traced-enqueue.ts';
 
 /** How a batch snapshot runs. */
 export const BatchOptions = z
@@ -74,15 +75,29 @@ export function batchParentJobId(batchId: string): string {
  * Children that fail are ignored by their parent unless failFast, so the result lists
  * every snapshot and every failure.
  */
-export async function snapshotBatch(
+export function snapshotBatch(
   client: HangarClient,
   target: readonly string[] | SandboxSelector,
   input: BatchOptions = {},
 ): Promise<BatchHandle> {
+  return tracedCall(
+    internalsOf(client).tracing,
+    'snapshot-batch',
+    {},
+    () => startBatch(client, target, input),
+    (batch) => ({ 'hangar.batch_id': batch.batchId, 'hangar.batch_size': batch.sandboxIds.length }),
+  );
+}
+
+async function startBatch(
+  client: HangarClient,
+  target: readonly string[] | SandboxSelector,
+  input: BatchOptions,
+): Promise<BatchHandle> {
   const parsed = BatchOptions.safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod('batch options', parsed.error);
   const options = parsed.data;
-  const { store, keys, submitter, clientId, handle } = internalsOf(client);
+  const { store, keys, submitter, clientId, handle, tracing } = internalsOf(client);
   const records = Array.isArray(target)
     ? await Promise.all((target as readonly string[]).map((id) => client.get(id)))
     : await client.list({ ...(target as SandboxSelector) });
@@ -130,7 +145,11 @@ export async function snapshotBatch(
     for (const job of [...prepared.values()].flat()) await submitter.abandon(job.ref);
     throw error;
   }
-  const flows = new FlowProducer({ connection: store.redis });
+  // Its adds carry the batch's trace into every child job.
+  const flows = new FlowProducer({
+    connection: store.redis,
+    ...(tracing === undefined ? {} : { telemetry: tracing.telemetry }),
+  });
   flows.on('error', () => undefined);
   try {
     for (const [hostId, jobs] of prepared) {

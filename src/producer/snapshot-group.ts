@@ -8,6 +8,7 @@ import { internalsOf } from './client-internals.ts';
 import type { CallOptions, HangarClient } from './hangar-client.ts';
 import type { JobHandle } from './job-handle.ts';
 import { newId } from './new-id.ts';
+import { tracedCall } from './traced-enqueue.ts';
 
 /** The name of a group's coordinator job. */
 export const GROUP_JOB_NAME = 'snapshot-group';
@@ -27,10 +28,24 @@ export interface GroupHandle {
  * running. A member that fails undoes the group (its taken snapshots deleted, every member
  * running again). Repeating the call with the same `groupId` returns the same group.
  */
-export async function snapshotGroup(
+export function snapshotGroup(
   client: HangarClient,
   sandboxIds: readonly string[],
   options: { groupId?: string } = {},
+): Promise<GroupHandle> {
+  return tracedCall(
+    internalsOf(client).tracing,
+    'snapshot-group',
+    { 'hangar.group_size': sandboxIds.length },
+    () => startGroup(client, sandboxIds, options),
+    (group) => ({ 'hangar.group_id': group.groupId }),
+  );
+}
+
+async function startGroup(
+  client: HangarClient,
+  sandboxIds: readonly string[],
+  options: { groupId?: string },
 ): Promise<GroupHandle> {
   if (sandboxIds.length === 0 || new Set(sandboxIds).size !== sandboxIds.length) {
     throw new ValidationError('a group snapshot needs one or more distinct sandboxes', {
@@ -38,7 +53,7 @@ export async function snapshotGroup(
     });
   }
   const groupId = Identifier.parse(options.groupId ?? newId('group'));
-  const { store, keys, clientId, handle, submitter } = internalsOf(client);
+  const { store, keys, clientId, handle, submitter, tracing } = internalsOf(client);
   const members = [];
   for (const sandboxId of sandboxIds) {
     const record = await client.get(sandboxId);
@@ -62,6 +77,7 @@ export async function snapshotGroup(
   const queue = new Queue(GROUP_QUEUE, {
     connection: store.redis,
     prefix: hostPrefix(keys.keyPrefix, coordinatorHost),
+    ...(tracing === undefined ? {} : { telemetry: tracing.telemetry }),
   });
   queue.on('error', () => undefined);
   const jobId = `group-${groupId}`;

@@ -194,6 +194,54 @@ describe('with OTEL_* configured [CH simulator stand-in]', () => {
     await (await fleet.client.destroy(id)).result();
   });
 
+  it('a batch snapshot and a snapshot delete are traces of their own that the worker’s jobs join', async () => {
+    const { client } = fleet;
+    const created = await client.create({ template: 'base', vcpus: 1, memoryMib: 128 });
+    const id = String((await created.result()).sandboxId);
+    await spansOfJobFor(id);
+    exporter.reset();
+
+    const jobSpan = (op: string) =>
+      pollUntil(
+        `the worker's ${op} job span of ${id} with its ancestors`,
+        async () => {
+          const spans = exporter.getFinishedSpans();
+          const job = spans.find(
+            (span) => span.name === `hangar.job ${op}` && span.attributes['hangar.sandbox_id'] === id,
+          );
+          const names = job === undefined ? [] : ancestry(job, spans);
+          return names.at(-1)?.startsWith('hangar.') && names.length > 2
+            ? { job: job!, names, spans }
+            : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 25 },
+      );
+
+    const batch = await client.snapshotBatch([id], { batchId: 'traced-batch' });
+    await batch.parent.result();
+    const snapshot = await jobSpan('snapshot');
+    expect(snapshot.names.at(-1)).toBe('hangar.snapshot-batch');
+    const batchRoot = snapshot.spans.find((span) => span.name === 'hangar.snapshot-batch');
+    expect(batchRoot?.parentSpanContext).toBeUndefined();
+    expect(batchRoot?.attributes).toMatchObject({
+      'hangar.batch_id': 'traced-batch',
+      'hangar.batch_size': 1,
+    });
+    expect(snapshot.job.spanContext().traceId).toBe(batchRoot?.spanContext().traceId);
+
+    const snapshotId = String(batch.snapshotIds[id]);
+    const deleting = await client.deleteSnapshot(snapshotId);
+    await deleting.result();
+    const deleted = await jobSpan('delete-snapshot');
+    expect(deleted.names.at(-1)).toBe('hangar.delete-snapshot');
+    const deleteRoot = deleted.spans.find((span) => span.name === 'hangar.delete-snapshot');
+    expect(deleteRoot?.attributes).toMatchObject({
+      'hangar.job_id': deleting.jobId,
+      'hangar.sandbox_id': id,
+    });
+    await (await client.destroy(id)).result();
+  });
+
   it('a client in another process exports its spans over OTLP, and the worker’s spans join its trace', async () => {
     const child = await execa(process.execPath, [CLIENT, TEST_REDIS_URL, fleet.keyPrefix, 'create'], {
       env: {
