@@ -91,7 +91,8 @@ export function defaultHostId(): string {
 }
 
 // Only the fields that are set; an object with none set is left out as a whole.
-function defined(entries: Record<string, unknown>): Record<string, unknown> | undefined {
+/** The entries that are set (neither undefined nor ''), or undefined when none is. */
+export function defined(entries: Record<string, unknown>): Record<string, unknown> | undefined {
   const kept = Object.entries(entries).filter(([, value]) => value !== undefined && value !== '');
   return kept.length === 0 ? undefined : Object.fromEntries(kept);
 }

@@ -1,9 +1,10 @@
-import { IllegalStateError, NotFoundError } from '../errors/index.ts';
+import { NotFoundError } from '../errors/index.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
-import type { HostHeartbeat, SnapshotRecord } from '../state/record-schemas.ts';
-import { incompatibility, restoreHostOf } from '../state/snapshot-compat.ts';
+import type { HostHeartbeat } from '../state/record-schemas.ts';
+import { incompatibilityOn } from '../state/snapshot-compat.ts';
 import { assertIdentifier } from '../validation/identifiers.ts';
 import { HostLostError, NoCapacityError } from './producer-errors.ts';
+import { servingHost } from './serving-host.ts';
 
 /** Where a restore may go besides the snapshot's own host. */
 export interface RestorePlace {
@@ -29,40 +30,29 @@ export async function restoreTarget(
   if (snapshot === undefined) throw new NotFoundError(`no snapshot ${snapshotId}`, { snapshotId });
   const named = place.hostId === undefined ? undefined : assertIdentifier(place.hostId, 'hostId');
   if (named === snapshot.hostId && place.elsewhere !== true) return undefined;
-  const home = await store.hosts.heartbeatOf(snapshot.hostId);
-  if (home === undefined) throw new HostLostError(snapshot.hostId, { snapshotId });
-  if (home.transferUrl === undefined) {
-    throw new IllegalStateError(
-      `snapshot ${snapshotId} cannot leave host ${snapshot.hostId}: that host serves no snapshots (start its worker with --transfer-port and a job key)`,
-      { snapshotId, hostId: snapshot.hostId },
-    );
-  }
+  // The snapshot leaves its home through the home's transfer server.
+  await servingHost(store, snapshot.hostId, { snapshotId });
   if (named !== undefined) {
     const target = await store.hosts.heartbeatOf(named);
     if (target === undefined) throw new HostLostError(named, { snapshotId });
-    const problem = problemOf(snapshot, target);
+    const problem = incompatibilityOn(snapshot, target);
     if (problem !== undefined) throw problem;
     return named;
   }
   const candidates = (await store.hosts.liveHosts()).filter(
     (host) => host.hostId !== snapshot.hostId && host.templates.includes(snapshot.template),
   );
-  const compatible = candidates.filter((host) => problemOf(snapshot, host) === undefined);
+  const compatible = candidates.filter((host) => incompatibilityOn(snapshot, host) === undefined);
   const roomy = compatible
     .filter((host) => freeOf(host).vcpus >= snapshot.vcpus && freeOf(host).memoryMib >= snapshot.memoryMib)
     .sort((a, b) => freeOf(b).memoryMib - freeOf(a).memoryMib);
   if (roomy[0] !== undefined) return roomy[0].hostId;
   const first = candidates[0];
-  if (compatible.length === 0 && first !== undefined) throw problemOf(snapshot, first)!;
+  if (compatible.length === 0 && first !== undefined) throw incompatibilityOn(snapshot, first)!;
   throw new NoCapacityError(
     `no other live host can take a restore of snapshot ${snapshotId} (${snapshot.vcpus} vCPU, ${snapshot.memoryMib} MiB, template ${snapshot.template}): ${candidates.length} serve its template, ${compatible.length} of them can restore it`,
     { snapshotId },
   );
-}
-
-function problemOf(snapshot: SnapshotRecord, host: HostHeartbeat) {
-  const described = restoreHostOf(host);
-  return described === undefined ? undefined : incompatibility(snapshot, described);
 }
 
 function freeOf(host: HostHeartbeat): { vcpus: number; memoryMib: number } {

@@ -1,15 +1,16 @@
 import type { Readable } from 'node:stream';
-import { IllegalStateError, NotFoundError, UnsignedJobError } from '../errors/index.ts';
+import { NotFoundError, UnsignedJobError } from '../errors/index.ts';
 import type { JobKey } from '../signing/job-key.ts';
 import type { FleetStore } from '../state/fleet-store.ts';
 import type { HostHeartbeat, SnapshotRecord } from '../state/record-schemas.ts';
-import { incompatibility, restoreHostOf } from '../state/snapshot-compat.ts';
+import { incompatibilityOn } from '../state/snapshot-compat.ts';
 import { splitManifest } from '../transfer/archive-format.ts';
 import { downloadSnapshot, type ImportAnswer, uploadSnapshot } from '../transfer/transfer-client.ts';
 import { assertIdentifier } from '../validation/identifiers.ts';
 import { internalsOf } from './client-internals.ts';
 import type { HangarClient } from './hangar-client.ts';
-import { HostLostError, NoCapacityError } from './producer-errors.ts';
+import { NoCapacityError } from './producer-errors.ts';
+import { type ServingHost, servingHost } from './serving-host.ts';
 
 /** A snapshot's archive as its host streams it. */
 export interface SnapshotExport {
@@ -32,7 +33,7 @@ export async function exportSnapshot(
   const snapshot = await store.getSnapshot(assertIdentifier(snapshotId, 'snapshotId'));
   if (snapshot === undefined) throw new NotFoundError(`no snapshot ${snapshotId}`, { snapshotId });
   const host = await servingHost(store, snapshot.hostId);
-  const download = await downloadSnapshot(host.transferUrl!, key, snapshotId, options.signal);
+  const download = await downloadSnapshot(host.transferUrl, key, snapshotId, options.signal);
   return { snapshot, archive: download.body };
 }
 
@@ -58,7 +59,7 @@ export async function importSnapshot(
     options.hostId === undefined
       ? await importHost(store, manifest)
       : await servingHost(store, assertIdentifier(options.hostId, 'hostId'));
-  return uploadSnapshot(host.transferUrl!, key, snapshotId, archive);
+  return uploadSnapshot(host.transferUrl, key, snapshotId, archive);
 }
 
 function requireKey(key: JobKey | undefined, what: string): JobKey {
@@ -70,26 +71,14 @@ function requireKey(key: JobKey | undefined, what: string): JobKey {
   return key;
 }
 
-async function servingHost(store: FleetStore, hostId: string): Promise<HostHeartbeat> {
-  const host = await store.hosts.heartbeatOf(hostId);
-  if (host === undefined) throw new HostLostError(hostId);
-  if (host.transferUrl === undefined) {
-    throw new IllegalStateError(
-      `host ${hostId} serves no snapshots: start its worker with --transfer-port and a job key`,
-      { hostId },
-    );
-  }
-  return host;
-}
-
-async function importHost(store: FleetStore, manifest: SnapshotRecord): Promise<HostHeartbeat> {
+async function importHost(store: FleetStore, manifest: SnapshotRecord): Promise<ServingHost> {
   const free = (host: HostHeartbeat) => (host.disk?.freeBytes ?? 0) - (host.disk?.reserveBytes ?? 0);
   const candidates = (await store.hosts.liveHosts())
-    .filter((host) => host.transferUrl !== undefined && host.templates.includes(manifest.template))
-    .filter((host) => {
-      const described = restoreHostOf(host);
-      return described === undefined || incompatibility(manifest, described) === undefined;
-    })
+    .filter(
+      (host): host is ServingHost =>
+        host.transferUrl !== undefined && host.templates.includes(manifest.template),
+    )
+    .filter((host) => incompatibilityOn(manifest, host) === undefined)
     .sort((a, b) => free(b) - free(a));
   if (candidates[0] === undefined) {
     throw new NoCapacityError(

@@ -9,8 +9,20 @@ export interface RestoreHost {
   vmmVersion: string;
 }
 
-/** A host as its heartbeat describes it (undefined when the heartbeat predates CPU reporting). */
-export function restoreHostOf(heartbeat: HostHeartbeat): RestoreHost | undefined {
+/**
+ * Why the host a heartbeat describes cannot restore `snapshot`, or undefined when it can
+ * (or when its heartbeat predates CPU reporting: its worker checks again before restoring).
+ */
+export function incompatibilityOn(
+  snapshot: SnapshotRecord,
+  heartbeat: HostHeartbeat,
+): IncompatibleError | undefined {
+  const host = restoreHostOf(heartbeat);
+  return host === undefined ? undefined : incompatibility(snapshot, host);
+}
+
+// A host as its heartbeat describes it (undefined when the heartbeat predates CPU reporting).
+function restoreHostOf(heartbeat: HostHeartbeat): RestoreHost | undefined {
   if (heartbeat.cpu === undefined || heartbeat.vmmVersion === undefined) return undefined;
   return {
     hostId: heartbeat.hostId,

@@ -77,7 +77,7 @@ export async function startTransferServer(options: {
           message: error instanceof Error ? error.message : String(error),
         }),
       );
-      // A refused upload's body is not read: drop the connection rather than drain it.
+      // A refused upload's body is read and dropped, so its sender gets this answer, not a reset.
       request.resume();
     });
   });

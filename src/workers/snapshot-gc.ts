@@ -1,6 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostContext } from './host-context.ts';
+import { removeSnapshotNow } from './operations/delete-snapshot.ts';
 import { readManifest, SNAPSHOT_MANIFEST } from './operations/snapshot.ts';
 
 /** What one garbage-collection pass did. */
@@ -68,9 +69,7 @@ export async function collectSnapshotGarbage(ctx: HostContext): Promise<Snapshot
       } else {
         // A copy: its home deleted the snapshot, so the copy must not bring it back.
         await ctx.snapshotLocks.write(id, async () => {
-          if ((await ctx.store.getSnapshot(id)) !== undefined) return;
-          await ctx.ledger.removeSnapshot(id);
-          await rm(ctx.paths.snapshotDir(id), { recursive: true, force: true });
+          if ((await ctx.store.getSnapshot(id)) === undefined) await removeSnapshotNow(ctx, id);
         });
         report.removedCopies.push(id);
       }

@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import type { WorkerConfigInput } from '../../config/worker-config.ts';
 import { readWorkerConfigFile } from '../../config/worker-config-file.ts';
-import { resolveWorkerConfig } from '../../config/worker-config-sources.ts';
+import { defined, resolveWorkerConfig } from '../../config/worker-config-sources.ts';
 import { createLogger } from '../../logging/logger.ts';
 import { hostQueueName } from '../../queues/names.ts';
 import { redact } from '../../redis/redact.ts';
@@ -175,13 +175,11 @@ function configFlags(flags: Partial<z.infer<typeof WorkerFlags>>): Partial<Worke
     ...(flags.memoryMib === undefined ? {} : { memoryMib: flags.memoryMib }),
   };
   const redisTls = redisTlsFromFlags(flags);
-  const transfer = Object.fromEntries(
-    Object.entries({
-      port: flags.transferPort,
-      listen: flags.transferListen,
-      advertiseUrl: flags.transferUrl,
-    }).filter(([, value]) => value !== undefined),
-  );
+  const transfer = defined({
+    port: flags.transferPort,
+    listen: flags.transferListen,
+    advertiseUrl: flags.transferUrl,
+  });
   const fields: Record<string, unknown> = {
     hostId: flags.hostId,
     redisUrl: flags.redis,
@@ -196,7 +194,7 @@ function configFlags(flags: Partial<z.infer<typeof WorkerFlags>>): Partial<Worke
     ...(Object.keys(capacity).length > 0 ? { capacity } : {}),
     ...(Object.keys(network).length > 0 ? { network } : {}),
     ...(redisTls === undefined ? {} : { redisTls }),
-    ...(Object.keys(transfer).length > 0 ? { transfer } : {}),
+    transfer,
   };
   return Object.fromEntries(
     Object.entries(fields).filter(([, value]) => value !== undefined),

@@ -23,11 +23,14 @@ export async function restoreSandbox(
   payload: PayloadOf<'restore'>,
   run: OperationRun,
 ): Promise<Reported<SandboxResult>> {
-  const home = await ctx.store.getSnapshot(payload.snapshotId);
-  if (home !== undefined && home.hostId !== ctx.hostId && !ctx.ledger.hasSnapshot(payload.snapshotId)) {
-    // Checked before a byte moves: an incompatible host would fetch it for nothing.
-    assertCompatible(ctx, home);
-    await runOperationSteps(run, [{ name: 'fetch', run: () => fetchSnapshotCopy(ctx, home) }]);
+  // A snapshot this host holds restores at once: only a missing one costs a look at its record.
+  if (!ctx.ledger.hasSnapshot(payload.snapshotId)) {
+    const home = await ctx.store.getSnapshot(payload.snapshotId);
+    if (home !== undefined && home.hostId !== ctx.hostId) {
+      // Checked before a byte moves: an incompatible host would fetch it for nothing.
+      assertCompatible(ctx, home);
+      await runOperationSteps(run, [{ name: 'fetch', run: () => fetchSnapshotCopy(ctx, home) }]);
+    }
   }
   // Its files must not go while it is read (a delete waits); forks of one snapshot read together.
   return ctx.snapshotLocks.read(payload.snapshotId, () => restoreUnderLock(ctx, payload, run));
