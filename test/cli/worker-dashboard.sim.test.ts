@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNetworkConfig, removeHostNetwork, sweepNetwork } from '../../src/network/index.ts';
+import { HangarClient } from '../../src/producer/hangar-client.ts';
 import { waitForOutput } from '../support/child-output.ts';
 import { namespacesWithPrefix } from '../support/network-objects.ts';
 import { deleteKeys, TEST_REDIS_URL } from '../support/redis.ts';
@@ -57,8 +58,13 @@ describe('hangar worker and hangar dashboard as processes [CH simulator stand-in
         'file',
         '--metrics-port',
         '0',
+        '--transfer-port',
+        '0',
+        '--transfer-listen',
+        '127.0.0.1',
       ],
       {
+        HANGAR_JOB_KEY: randomBytes(32).toString('hex'),
         HANGAR_POOL_SIZE: '1',
         HANGAR_NETWORK_PREFIX: network.prefix,
         HANGAR_VETH_RANGE: network.vethRange,
@@ -97,6 +103,16 @@ describe('hangar worker and hangar dashboard as processes [CH simulator stand-in
     expect(await fleetMetrics.text()).toMatch(/^hangar_fleet_hosts\{state="live"\} 1$/m);
     dashboard.kill('SIGTERM');
     expect((await dashboard).exitCode).toBe(0);
+
+    // The transfer flags start its snapshot server, which the heartbeat names and which asks for the key.
+    const client = await HangarClient.connect({ redisUrl: TEST_REDIS_URL, keyPrefix });
+    try {
+      const beat = (await client.hosts()).find((host) => host.hostId === 'cliw');
+      expect(beat?.transferUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await fetch(`${beat!.transferUrl}/v1/snapshots/snap-1`)).status).toBe(401);
+    } finally {
+      await client.close();
+    }
 
     worker.kill('SIGTERM');
     const stopped = await worker;

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
 import { parseJobKey } from '../../src/signing/job-key.ts';
 import {
+  archiveMac,
+  checkArchiveMac,
   checkTransferAuthorization,
   MAX_CLOCK_SKEW_MS,
   transferAuthorization,
@@ -35,5 +37,21 @@ describe('snapshot transfer authorization', () => {
     expect(refusals.otherKey).toThrow(
       new RegExp(`signed with key ${KEY.keyId}; this host's is ${OTHER.keyId}`),
     );
+  });
+
+  it('an archive MAC holds only for its key, snapshot id and digest; anything else is E_TRANSFER', () => {
+    const digest = randomBytes(32);
+    const mac = archiveMac(KEY, 'snap-1', digest);
+    expect(() => checkArchiveMac(KEY, 'snap-1', digest, mac)).not.toThrow();
+    const refusals = {
+      none: () => checkArchiveMac(KEY, 'snap-1', digest, undefined),
+      otherKey: () => checkArchiveMac(OTHER, 'snap-1', digest, mac),
+      otherSnapshot: () => checkArchiveMac(KEY, 'snap-2', digest, mac),
+      otherDigest: () => checkArchiveMac(KEY, 'snap-1', randomBytes(32), mac),
+    };
+    for (const [name, check] of Object.entries(refusals)) {
+      expect(check, name).toThrow(expect.objectContaining({ code: ErrorCode.Transfer }));
+    }
+    expect(refusals.none).toThrow(/no MAC/);
   });
 });

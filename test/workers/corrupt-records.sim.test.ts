@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetSummary } from '../../src/dashboard/fleet-summary.ts';
 import { ErrorCode } from '../../src/errors/index.ts';
-import type { HangarEvent } from '../../src/events/event-schemas.ts';
 import { internalsOf } from '../../src/producer/client-internals.ts';
-import { pollUntil } from '../../src/util/poll.ts';
 import { heartbeat } from '../support/dashboard.ts';
+import { recordEvents } from '../support/event-recorder.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
 // One real host; next to its sandboxes' records lie one that is not JSON and one that is
@@ -95,20 +94,14 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
 
   it('the lost-host check still detects a lost host that holds corrupt records', async () => {
     const { client } = fleet;
-    const seen: HangarEvent[] = [];
-    const abort = new AbortController();
-    const reading = (async () => {
-      for await (const { event } of client.events({ after: '0', signal: abort.signal, blockMs: 100 })) {
-        seen.push(event);
-      }
-    })();
+    const events = await recordEvents(client, '0');
     try {
       // The ghost beats once, briefly, and never again.
       await internalsOf(client).store.hosts.publishBeat(heartbeat('ghost'), 300);
-      const lost = await pollUntil(
+      const lost = await events.next(
         'a host.lost event for ghost',
-        async () => seen.find((event) => event.type === 'host.lost' && event.lostHostId === 'ghost'),
-        { timeoutMs: 15_000, intervalMs: 50 },
+        (event) => event.type === 'host.lost' && event.lostHostId === 'ghost',
+        15_000,
       );
       expect(lost).toMatchObject({ hostId: 'c1', sandboxes: expect.arrayContaining(['ghost-1']) });
       expect((await client.get('ghost-1'))?.state).toBe('lost');
@@ -116,8 +109,7 @@ describe('corrupt records are skipped by listings and refused by operations [CH 
       // The host's own sandboxes were never touched.
       for (const id of ids) expect((await client.get(id))?.state).toBe('running');
     } finally {
-      abort.abort();
-      await reading;
+      await events.stop();
     }
   });
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
-import type { HangarEvent } from '../../src/events/event-schemas.ts';
 import { internalsOf } from '../../src/producer/client-internals.ts';
 import { pollUntil } from '../../src/util/poll.ts';
+import { recordEvents } from '../support/event-recorder.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
 // Every VMM's first vm.boot answers 500 (a transient fault), so every create needs a retry.
@@ -23,11 +23,8 @@ describe('job order without timers [CH simulator stand-in]', () => {
 
   it('a destroy enqueued behind a create whose first attempt failed waits for the retry, and the sandbox stays destroyed', async () => {
     const { client } = fleet;
-    const seen: HangarEvent[] = [];
-    const abort = new AbortController();
-    const reading = (async () => {
-      for await (const { event } of client.events({ signal: abort.signal, blockMs: 100 })) seen.push(event);
-    })();
+    const events = await recordEvents(client);
+    const { seen } = events;
     const create = await client.create({ template: 'base', vcpus: 1, memoryMib: 128, sandboxId: 'order-1' });
     // The destroy comes once the create's first attempt has failed and its retry is pending.
     await waitFor(() => seen.some((e) => e.type === 'job.failed' && e.jobId === create.jobId && e.willRetry));
@@ -38,8 +35,7 @@ describe('job order without timers [CH simulator stand-in]', () => {
     expect((await client.get('order-1'))?.state).toBe('destroyed');
     expect(fleet.workers[0]!.ctx.ledger.get('order-1')).toBeUndefined();
     await waitFor(() => seen.some((e) => e.type === 'job.completed' && e.jobId === destroy.jobId));
-    abort.abort();
-    await reading;
+    await events.stop();
     const states = seen.flatMap((e) =>
       e.type === 'sandbox.state' && e.sandboxId === 'order-1' ? [e.state] : [],
     );

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors/index.ts';
-import type { HangarEvent } from '../../src/events/event-schemas.ts';
 import { defaultRunner } from '../../src/exec/command-runner.ts';
 import { listNetns } from '../../src/network/index.ts';
 import { internalsOf } from '../../src/producer/client-internals.ts';
 import { pollUntil } from '../../src/util/poll.ts';
+import { recordEvents } from '../support/event-recorder.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 import { finishedJob } from '../support/jobs.ts';
 
@@ -22,15 +22,8 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
 
   it('creates, pauses, resumes, snapshots, restores and destroys, with records and events to match', async () => {
     const { client } = fleet;
-    const seen: HangarEvent[] = [];
-    const abort = new AbortController();
-    // From a position read first, so no event of this test can come before the reader starts.
-    const after = await client.latestEventPosition();
-    const reading = (async () => {
-      for await (const { event } of client.events({ after, signal: abort.signal, blockMs: 100 })) {
-        seen.push(event);
-      }
-    })();
+    const events = await recordEvents(client);
+    const { seen } = events;
 
     const created = await (
       await client.create({ template: 'base', vcpus: 1, memoryMib: 256, labels: { team: 'a' } })
@@ -72,21 +65,14 @@ describe('sandbox lifecycle through the client [CH simulator stand-in]', () => {
     expect(await again.result()).toMatchObject({ outcome: 'already' });
 
     // Events reach the fleet's stream through the host's outbox, a moment after the results.
-    const statesOf = () =>
-      seen
-        .filter((event) => event.type === 'sandbox.state' && event.sandboxId === id)
-        .map((event) => (event.type === 'sandbox.state' ? event.state : ''));
-    await pollUntil(
-      "the last job's completion in the event stream",
-      async () =>
-        seen.some((event) => event.type === 'job.completed' && event.jobId === again.jobId)
-          ? true
-          : undefined,
-      { timeoutMs: 10_000, intervalMs: 25 },
+    await events.next(
+      "the last job's completion",
+      (event) => event.type === 'job.completed' && event.jobId === again.jobId,
     );
-    abort.abort();
-    await reading;
-    const states = statesOf();
+    await events.stop();
+    const states = seen
+      .filter((event) => event.type === 'sandbox.state' && event.sandboxId === id)
+      .map((event) => (event.type === 'sandbox.state' ? event.state : ''));
     expect(states).toEqual([
       'creating',
       'running',

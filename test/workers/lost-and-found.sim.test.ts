@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HangarEvent } from '../../src/events/event-schemas.ts';
 import { internalsOf } from '../../src/producer/client-internals.ts';
 import { pollUntil } from '../../src/util/poll.ts';
+import { type EventRecorder, recordEvents } from '../support/event-recorder.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
 // Two hosts that beat every 200 ms; one silent for a second after its beat expired is lost.
 describe('a lost host is found again, and records Redis lost come back [CH simulator stand-in]', () => {
   let fleet: TestFleet;
-  const seen: HangarEvent[] = [];
-  const abort = new AbortController();
-  let reading: Promise<void> | undefined;
+  let events: EventRecorder | undefined;
 
   beforeAll(async () => {
     fleet = await startTestFleet({
@@ -17,16 +15,11 @@ describe('a lost host is found again, and records Redis lost come back [CH simul
       network: { prefix: 'hgq3', octet: 223, halves: true },
       worker: { poolSize: 0, heartbeatMs: 200, lostAfterMs: 1_000, maintenanceMs: 500 },
     });
-    reading = (async () => {
-      for await (const { event } of fleet.client.events({ after: '0', signal: abort.signal, blockMs: 100 })) {
-        seen.push(event);
-      }
-    })();
+    events = await recordEvents(fleet.client, '0');
   }, 60_000);
 
   afterAll(async () => {
-    abort.abort();
-    await reading;
+    await events?.stop();
     await fleet?.stop();
   }, 60_000);
 
@@ -50,8 +43,10 @@ describe('a lost host is found again, and records Redis lost come back [CH simul
     await waitFor('the sandbox on h2 to be lost', async () =>
       (await client.get(sandboxId))?.state === 'lost' ? true : undefined,
     );
-    const lost = await waitFor('a host.lost event for h2', async () =>
-      seen.find((event) => event.type === 'host.lost' && event.lostHostId === 'h2'),
+    const lost = await events!.next(
+      'a host.lost event for h2',
+      (event) => event.type === 'host.lost' && event.lostHostId === 'h2',
+      15_000,
     );
     expect(lost).toMatchObject({ hostId: 'h1', sandboxes: [sandboxId] });
 
@@ -59,8 +54,10 @@ describe('a lost host is found again, and records Redis lost come back [CH simul
     await waitFor('the sandbox on h2 to run again', async () =>
       (await client.get(sandboxId))?.state === 'running' ? true : undefined,
     );
-    const recovered = await waitFor('a host.recovered event from h2', async () =>
-      seen.find((event) => event.type === 'host.recovered' && event.hostId === 'h2'),
+    const recovered = await events!.next(
+      'a host.recovered event from h2',
+      (event) => event.type === 'host.recovered' && event.hostId === 'h2',
+      15_000,
     );
     expect(recovered).toMatchObject({ sandboxes: expect.arrayContaining([sandboxId]) });
     expect(await internalsOf(client).store.hosts.isLive('h2')).toBe(true);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HangarEvent } from '../../src/events/event-schemas.ts';
 import { internalsOf } from '../../src/producer/client-internals.ts';
-import { pollUntil } from '../../src/util/poll.ts';
+import { recordEvents } from '../support/event-recorder.ts';
 import { startTestFleet, type TestFleet } from '../support/fleet.ts';
 
 // Every VMM on this host answers its first vm.pause with a 500 (a transient fault) and takes
@@ -26,14 +25,7 @@ describe('per-sandbox ordering and transient retries [CH simulator stand-in]', (
 
   it('retries a transient VMM failure to success, saying so in a job.failed event with willRetry', async () => {
     const { client } = fleet;
-    const seen: HangarEvent[] = [];
-    const abort = new AbortController();
-    const after = await client.latestEventPosition();
-    const reading = (async () => {
-      for await (const { event } of client.events({ after, signal: abort.signal, blockMs: 100 })) {
-        seen.push(event);
-      }
-    })();
+    const events = await recordEvents(client);
     const id = String(
       (await (await client.create({ template: 'base', vcpus: 1, memoryMib: 256 })).result()).sandboxId,
     );
@@ -41,17 +33,14 @@ describe('per-sandbox ordering and transient retries [CH simulator stand-in]', (
     expect(await pause.result()).toMatchObject({ state: 'paused' });
     expect((await internalsOf(fleet.client).store.getOutcome('h1', pause.jobId))?.starts).toBe(2);
     // The failure comes before the completion in the stream, which the outbox fills a moment after the result.
-    await pollUntil(
-      "the pause's completion in the event stream",
-      async () =>
-        seen.some((event) => event.type === 'job.completed' && event.jobId === pause.jobId)
-          ? true
-          : undefined,
-      { timeoutMs: 10_000, intervalMs: 25 },
+    await events.next(
+      "the pause's completion",
+      (event) => event.type === 'job.completed' && event.jobId === pause.jobId,
     );
-    abort.abort();
-    await reading;
-    const failures = seen.filter((event) => event.type === 'job.failed' && event.jobId === pause.jobId);
+    await events.stop();
+    const failures = events.seen.filter(
+      (event) => event.type === 'job.failed' && event.jobId === pause.jobId,
+    );
     expect(failures).toMatchObject([{ willRetry: true, error: { code: 'E_VMM_API' } }]);
     await (await client.destroy(id)).result();
   });
